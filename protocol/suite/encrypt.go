@@ -32,9 +32,9 @@ type recipientMsg struct {
 // A256GCM: AlgorithmID 3, PartyU and PartyV identities all nil, SuppPubInfo [256, recipient
 // protected header]. Nothing profile-specific goes in here, so a general COSE library opens a
 // sealed section with its defaults; the caller binds context through the external AAD.
-func kdfContext(recipientProtected []byte) ([]byte, error) {
+func kdfContext(alg, keyBits int, recipientProtected []byte) ([]byte, error) {
 	party := []any{nil, nil, nil}
-	return encMode.Marshal([]any{AlgA256GCM, party, party, []any{256, bstr(recipientProtected)}})
+	return encMode.Marshal([]any{alg, party, party, []any{keyBits, bstr(recipientProtected)}})
 }
 
 // encStructure is the AAD of the content layer (RFC 9052 section 5.3).
@@ -45,7 +45,7 @@ func encStructure(protected, external []byte) ([]byte, error) {
 // cekFromECDH derives the 32-byte content key: HKDF-SHA256 with an empty salt over the ECDH
 // x-coordinate, info = COSE_KDF_Context.
 func cekFromECDH(shared, recipientProtected []byte) ([]byte, error) {
-	info, err := kdfContext(recipientProtected)
+	info, err := kdfContext(AlgA256GCM, 8*SecretSize, recipientProtected)
 	if err != nil {
 		return nil, err
 	}

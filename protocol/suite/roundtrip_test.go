@@ -82,3 +82,5 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("Channel.Open = %d %q %v", ctr, pt, err)
 	}
 }
+
+func isErr(err, target error) bool { return errors.Is(err, target) }

@@ -158,13 +158,21 @@ func Verify1(p *PublicKey, msg, external []byte) (payload []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("suite: verify: %w", err)
 	}
-	digest := sha256.Sum256(tbs)
-	rr := new(big.Int).SetBytes(m.signature[:32])
-	ss := new(big.Int).SetBytes(m.signature[32:])
-	if !ecdsa.Verify(p.sig, digest[:], rr, ss) {
+	if !verifyRaw(p, tbs, m.signature) {
 		return nil, ErrBadSignature
 	}
 	return m.payload, nil
+}
+
+// verifyRaw checks a 64-byte r||s ES256 signature over tbs.
+func verifyRaw(p *PublicKey, tbs, sig []byte) bool {
+	if len(sig) != SignatureSize {
+		return false
+	}
+	digest := sha256.Sum256(tbs)
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:])
+	return ecdsa.Verify(p.sig, digest[:], r, s)
 }
 
 // derToRaw converts an ASN.1 ECDSA signature to fixed-width r||s.

@@ -60,12 +60,13 @@ func (cw *CandumpWriter) Write(iface string, r bus.Received) error {
 
 // WriteRecord records a frame or an error record.
 func (cw *CandumpWriter) WriteRecord(rec Record) error {
-	line, err := AppendCandump(nil, rec)
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	line, err := AppendCandump(cw.buf[:0], rec)
 	if err != nil {
 		return err
 	}
-	cw.mu.Lock()
-	defer cw.mu.Unlock()
+	cw.buf = line
 	_, err = cw.w.Write(line)
 	return err
 }

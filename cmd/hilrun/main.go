@@ -38,6 +38,7 @@ type cli struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version and build stamp", runVersion},
+		{"decode", "print what each frame of a capture (.log or .pcap) means", runDecode},
 		{"doctor", "check this machine for CAN interfaces, adapters, vcan and peer tools", runDoctor},
 	}
 }

@@ -5,13 +5,13 @@
 package describe
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/isotp"
 )
 
 // Protocol names the kind of traffic a frame belongs to.
@@ -136,55 +136,23 @@ func (p *ISOTP) String() string {
 	return fmt.Sprintf("ISO-TP FC %s bs=%d stmin=%d", p.Flow, *p.BS, *p.STmin)
 }
 
-// parsePCI reads the ISO-TP control information the way a receiver would on its first look,
-// without session state.
+// parsePCI reads the ISO-TP control information as a receiver's first look does, without
+// session state.
 func parsePCI(f bus.Frame) *ISOTP {
-	d := f.Payload()
-	bad := func(kind, why string) *ISOTP { return &ISOTP{Kind: kind, Err: why} }
-	if f.Remote {
-		return bad("invalid", "remote frame")
+	p, err := isotp.Parse(&f)
+	if err != nil {
+		return &ISOTP{Kind: "invalid", Err: strings.TrimPrefix(strings.TrimPrefix(err.Error(), isotp.ErrInvalidFrame.Error()), ": ")}
 	}
-	if len(d) == 0 {
-		return bad("invalid", "empty frame")
+	out := &ISOTP{Kind: p.Type.String()}
+	switch p.Type {
+	case isotp.Single, isotp.First:
+		out.Length = p.Length
+	case isotp.Consecutive:
+		out.Seq = &p.SN
+	case isotp.FlowControl:
+		out.Flow, out.BS, out.STmin = p.Status.String(), &p.BS, &p.STmin
 	}
-	switch d[0] >> 4 {
-	case 0:
-		if len(d) <= bus.MaxClassicLen {
-			n := d[0] & 0x0F
-			if n == 0 || int(n) > len(d)-1 {
-				return bad("SF", fmt.Sprintf("SF_DL %d in a %d-byte frame", n, len(d)))
-			}
-			return &ISOTP{Kind: "SF", Length: uint32(n)}
-		}
-		if d[0] != 0 || int(d[1]) > len(d)-2 || d[1] < 8 {
-			return bad("SF", fmt.Sprintf("bad escaped SF in a %d-byte frame", len(d)))
-		}
-		return &ISOTP{Kind: "SF", Length: uint32(d[1])}
-	case 1:
-		if len(d) < bus.MaxClassicLen {
-			return bad("FF", fmt.Sprintf("FF in a %d-byte frame", len(d)))
-		}
-		n := uint32(d[0]&0x0F)<<8 | uint32(d[1])
-		if n == 0 {
-			n = binary.BigEndian.Uint32(d[2:6])
-		}
-		return &ISOTP{Kind: "FF", Length: n}
-	case 2:
-		sn := d[0] & 0x0F
-		return &ISOTP{Kind: "CF", Seq: &sn}
-	case 3:
-		if len(d) < 3 {
-			return bad("FC", fmt.Sprintf("FC in a %d-byte frame", len(d)))
-		}
-		flow := [...]string{"CTS", "WAIT", "OVFLW"}
-		fs := fmt.Sprintf("FS-%X", d[0]&0x0F)
-		if int(d[0]&0x0F) < len(flow) {
-			fs = flow[d[0]&0x0F]
-		}
-		bs, st := d[1], d[2]
-		return &ISOTP{Kind: "FC", Flow: fs, BS: &bs, STmin: &st}
-	}
-	return bad("invalid", fmt.Sprintf("reserved PCI type %X", d[0]>>4))
+	return out
 }
 
 // NodeName names a Web4 node address.

@@ -1,0 +1,86 @@
+// Package guestkernel boots a real Linux kernel — User-Mode Linux as an ordinary process, or the
+// Debian amd64 kernel under qemu's software emulation — with the running test binary as its init,
+// so tests can use kernel CAN (vcan, slcan, can-isotp) and can-utils on a machine whose own kernel
+// has none, without root on that kernel.
+//
+// The host side (RunTest) fetches the Debian kernel packages with apt-get download into a cache
+// under os.UserCacheDir, boots the guest with the kernel command line carrying which test to run,
+// and reports the guest's exit status and console. The guest side (Main, called from TestMain)
+// notices it is init inside a guest, mounts the pseudo file systems, loads the CAN modules, runs
+// the selected test and powers the guest off.
+package guestkernel
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind names a guest kernel.
+type Kind int
+
+// Guest kernels.
+const (
+	// UML is Debian's user-mode-linux package: a Linux 6.1 kernel that runs as a host process
+	// and mounts the host's / read-only (hostfs), so host binaries such as candump work inside.
+	// It has vcan, can-raw, can-bcm, can-gw and slcan, but no can-isotp.
+	UML Kind = iota + 1
+	// Qemu is the Debian linux-image-amd64 kernel under qemu-system-x86_64 -accel tcg, booted from
+	// an initramfs holding only the test binary, its shared libraries and the modules. It has
+	// can-isotp.
+	Qemu
+)
+
+func (k Kind) String() string {
+	switch k {
+	case UML:
+		return "uml"
+	case Qemu:
+		return "qemu"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Environment variables that reach the guest's init through the kernel command line.
+const (
+	envKind    = "HILRUN_GUEST"         // uml or qemu: set only inside a guest
+	envRun     = "HILRUN_GUEST_RUN"     // -test.run pattern
+	envModules = "HILRUN_GUEST_MODULES" // comma-separated module paths, in load order
+	envOut     = "HILRUN_GUEST_OUT"     // UML: host directory mounted read-write for the result
+	envRequire = "HILRUN_REQUIRE_INTEROP"
+)
+
+// exitMarker precedes the guest test binary's exit code on the console.
+const exitMarker = "hilrun-guest-exit="
+
+// Spec says what to run in a guest.
+type Spec struct {
+	Kind    Kind
+	Test    string        // a -test.run pattern selecting the guest-side test(s)
+	Modules []string      // kernel modules by name ("can", "can-raw", "vcan" …) in load order
+	Timeout time.Duration // whole run, boot included (default 60 s)
+	Memory  string        // guest memory (default 256M for UML, 512 for qemu)
+}
+
+// Result is what a guest run produced.
+type Result struct {
+	ExitCode int           // exit code of the test binary inside the guest
+	Console  string        // everything the guest wrote to its console
+	Elapsed  time.Duration // from starting the kernel to its exit
+}
+
+// cmdlineEnv renders environment words for the kernel command line. Values must not contain
+// spaces: the kernel splits its command line on them.
+func cmdlineEnv(env map[string]string) ([]string, error) {
+	var words []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		v := env[k]
+		if strings.ContainsAny(v, " \t\n\"") {
+			return nil, fmt.Errorf("guestkernel: %s=%q cannot go on a kernel command line", k, v)
+		}
+		words = append(words, k+"="+v)
+	}
+	return words, nil
+}

@@ -3,7 +3,6 @@ package capture
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -160,9 +159,10 @@ func (cw *CandumpWriter) Close() error {
 // CandumpReader streams the records of a candump log. Blank lines are skipped; a bad line is
 // reported as a *LineError and reading goes on with the next line.
 type CandumpReader struct {
-	r    *bufio.Reader
-	own  closer
-	line int
+	r     *bufio.Reader
+	own   closer
+	line  int
+	iface string // last interface name, reused to spare an allocation per line
 }
 
 // NewCandumpReader returns a reader of the candump log in r. Close does not close r.
@@ -205,7 +205,7 @@ func (cr *CandumpReader) Next() (Record, error) {
 			}
 			continue
 		}
-		rec, perr := ParseCandumpLine(line)
+		rec, perr := parseCandumpLine(line, cr.iface)
 		if perr != nil {
 			text := line
 			if len(text) > errTextLimit {
@@ -213,6 +213,7 @@ func (cr *CandumpReader) Next() (Record, error) {
 			}
 			return Record{}, &LineError{Line: cr.line, Text: string(text), Err: perr}
 		}
+		cr.iface = rec.Iface
 		return rec, nil
 	}
 }
@@ -222,11 +223,16 @@ func (cr *CandumpReader) Close() error { return cr.own.close() }
 
 // ParseCandumpLine parses one candump log line (without its line ending). Errors wrap ErrSyntax
 // or ErrBadFrame.
-func ParseCandumpLine(line []byte) (Record, error) {
+func ParseCandumpLine(line []byte) (Record, error) { return parseCandumpLine(line, "") }
+
+// parseCandumpLine reuses prevIface when the line names the same interface, which saves an
+// allocation per line of a long log.
+func parseCandumpLine(line []byte, prevIface string) (Record, error) {
 	var rec Record
-	fields := bytes.Fields(line)
-	if len(fields) != 3 && len(fields) != 4 {
-		return rec, fmt.Errorf("%w: want \"(time) iface frame\", got %d fields", ErrSyntax, len(fields))
+	var buf [4][]byte
+	fields, ok := splitFields(line, buf[:0])
+	if !ok || len(fields) < 3 {
+		return rec, fmt.Errorf("%w: want \"(time) iface frame\"", ErrSyntax)
 	}
 	if len(fields) == 4 {
 		if d := fields[3]; len(d) != 1 || (d[0]|0x20 != 'r' && d[0]|0x20 != 't') {
@@ -238,7 +244,10 @@ func ParseCandumpLine(line []byte) (Record, error) {
 		return rec, err
 	}
 	rec.Time = t
-	rec.Iface = string(fields[1])
+	rec.Iface = prevIface
+	if string(fields[1]) != prevIface {
+		rec.Iface = string(fields[1])
+	}
 	if err := checkIface(rec.Iface); err != nil {
 		return rec, fmt.Errorf("%w: %w", ErrSyntax, err)
 	}
@@ -246,6 +255,30 @@ func ParseCandumpLine(line []byte) (Record, error) {
 		return Record{}, err
 	}
 	return rec, nil
+}
+
+// splitFields splits line at runs of ASCII blanks into at most cap(dst) fields; ok is false when
+// there are more.
+func splitFields(line []byte, dst [][]byte) ([][]byte, bool) {
+	isBlank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' }
+	for i := 0; i < len(line); {
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i
+		for j < len(line) && !isBlank(line[j]) {
+			j++
+		}
+		if len(dst) == cap(dst) {
+			return dst, false
+		}
+		dst = append(dst, line[i:j])
+		i = j
+	}
+	return dst, true
 }
 
 func parseTimestamp(b []byte) (time.Time, error) {
@@ -302,13 +335,13 @@ func parseFrame(b []byte, rec *Record) error {
 		if id&(canEffFlag|canRtrFlag) != 0 {
 			return bad(ErrBadFrame, "error flag combined with EFF/RTR flags")
 		}
-		data, err := parseHexData(rest, canErrDataBytes)
+		n, err := parseHexData(f.Data[:], rest, canErrDataBytes)
 		if err != nil {
 			return bad(ErrSyntax, err.Error())
 		}
 		rec.Error = true
 		f.ID = id & canErrMask
-		f.Len = uint8(copy(f.Data[:], data))
+		f.Len = uint8(n)
 		return nil
 	}
 	f.ID = id
@@ -321,12 +354,12 @@ func parseFrame(b []byte, rec *Record) error {
 		if !ok {
 			return bad(ErrSyntax, "FD flags are not a hex digit")
 		}
-		data, err := parseHexData(rest[2:], bus.MaxFDLen)
+		n, err := parseHexData(f.Data[:], rest[2:], bus.MaxFDLen)
 		if err != nil {
 			return bad(ErrSyntax, err.Error())
 		}
 		f.FD, f.BRS, f.ESI = true, flags&1 != 0, flags&2 != 0
-		f.Len = uint8(copy(f.Data[:], data))
+		f.Len = uint8(n)
 	} else if len(rest) > 0 && rest[0]|0x20 == 'r' {
 		f.Remote = true
 		switch len(rest) {
@@ -350,11 +383,11 @@ func parseFrame(b []byte, rec *Record) error {
 				return bad(ErrSyntax, "_DLC suffix on a frame of fewer than 8 bytes")
 			}
 		}
-		data, err := parseHexData(rest, bus.MaxClassicLen)
+		n, err := parseHexData(f.Data[:], rest, bus.MaxClassicLen)
 		if err != nil {
 			return bad(ErrSyntax, err.Error())
 		}
-		f.Len = uint8(copy(f.Data[:], data))
+		f.Len = uint8(n)
 	}
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadFrame, err)
@@ -376,20 +409,29 @@ func hexNibble(c byte) (byte, bool) {
 	return 0, false
 }
 
-// parseHexData reads pairs of hex digits, optionally separated by '.' as cansend allows.
-func parseHexData(b []byte, limit int) ([]byte, error) {
-	if bytes.IndexByte(b, '.') >= 0 {
-		b = bytes.ReplaceAll(b, []byte{'.'}, nil)
+// parseHexData decodes pairs of hex digits into dst, optionally separated by '.' as cansend
+// allows, and returns how many bytes it wrote.
+func parseHexData(dst []byte, b []byte, limit int) (int, error) {
+	n := 0
+	for i := 0; i < len(b); {
+		if b[i] == '.' {
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return 0, errors.New("odd number of hex digits")
+		}
+		hi, ok1 := hexNibble(b[i])
+		lo, ok2 := hexNibble(b[i+1])
+		if !ok1 || !ok2 {
+			return 0, errors.New("data is not hexadecimal")
+		}
+		if n == limit {
+			return 0, fmt.Errorf("more than %d data bytes", limit)
+		}
+		dst[n] = hi<<4 | lo
+		n++
+		i += 2
 	}
-	if len(b)%2 != 0 {
-		return nil, errors.New("odd number of hex digits")
-	}
-	if len(b)/2 > limit {
-		return nil, fmt.Errorf("%d data bytes, at most %d", len(b)/2, limit)
-	}
-	out := make([]byte, len(b)/2)
-	if _, err := hex.Decode(out, b); err != nil {
-		return nil, errors.New("data is not hexadecimal")
-	}
-	return out, nil
+	return n, nil
 }

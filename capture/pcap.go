@@ -189,6 +189,7 @@ type PcapReader struct {
 	packet int
 	done   bool
 	buf    []byte
+	hdr    [packetHdrLen]byte
 }
 
 // NewPcapReader returns a reader of the pcap file in r; its records carry iface as their
@@ -250,14 +251,14 @@ func (pr *PcapReader) Next() (Record, error) {
 			return Record{}, err
 		}
 	}
-	var h [packetHdrLen]byte
+	h := pr.hdr[:]
 	at := pr.off
 	pr.packet++
 	fail := func(e error) (Record, error) {
 		pr.done = true
 		return Record{}, &OffsetError{Offset: at, Record: pr.packet, Err: e}
 	}
-	n, err := io.ReadFull(pr.r, h[:])
+	n, err := io.ReadFull(pr.r, h)
 	switch {
 	case n == 0 && errors.Is(err, io.EOF):
 		pr.done = true

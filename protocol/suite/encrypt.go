@@ -115,6 +115,56 @@ func Open(k *PrivateKey, msg, external []byte) ([]byte, error) {
 	if k == nil {
 		return nil, fmt.Errorf("suite: open: nil key: %w", ErrBadScalar)
 	}
+	m, err := parseEncrypt(msg)
+	if err != nil {
+		return nil, err
+	}
+	if m.kid != k.pub.kid {
+		return nil, fmt.Errorf("%w: recipient kid %04x, key kid %04x", ErrWrongKey, m.kid, k.pub.kid)
+	}
+	shared, err := ECDH(k, m.eph)
+	if err != nil {
+		return nil, err
+	}
+	defer Erase(shared)
+	cek, err := cekFromECDH(shared, m.rprot)
+	if err != nil {
+		return nil, fmt.Errorf("suite: open: %w", err)
+	}
+	defer Erase(cek)
+	aad, err := encStructure(m.prot, external)
+	if err != nil {
+		return nil, fmt.Errorf("suite: open: %w", err)
+	}
+	aead, err := newGCM(cek)
+	if err != nil {
+		return nil, fmt.Errorf("suite: open: %w", err)
+	}
+	pt, err := aead.Open(nil, m.iv, m.ct, aad)
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return pt, nil
+}
+
+// PeekEncrypt returns the recipient key ID of a sealed section without opening it, so a
+// receiver can tell which section is its own. Errors as Open's, less ErrWrongKey and ErrAuth.
+func PeekEncrypt(msg []byte) (kid uint16, err error) {
+	m, err := parseEncrypt(msg)
+	if err != nil {
+		return 0, err
+	}
+	return m.kid, nil
+}
+
+// parsedEncrypt is a structurally valid COSE_Encrypt of profile v1.
+type parsedEncrypt struct {
+	prot, rprot, iv, ct []byte
+	kid                 uint16
+	eph                 *PublicKey
+}
+
+func parseEncrypt(msg []byte) (*parsedEncrypt, error) {
 	content, err := untag(whatEncrypt, msg, tagEncrypt)
 	if err != nil {
 		return nil, err
@@ -209,32 +259,7 @@ func Open(k *PrivateKey, msg, external []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kid != k.pub.kid {
-		return nil, fmt.Errorf("%w: recipient kid %04x, key kid %04x", ErrWrongKey, kid, k.pub.kid)
-	}
-	shared, err := ECDH(k, eph)
-	if err != nil {
-		return nil, err
-	}
-	defer Erase(shared)
-	cek, err := cekFromECDH(shared, rprot)
-	if err != nil {
-		return nil, fmt.Errorf("suite: open: %w", err)
-	}
-	defer Erase(cek)
-	aad, err := encStructure(prot, external)
-	if err != nil {
-		return nil, fmt.Errorf("suite: open: %w", err)
-	}
-	aead, err := newGCM(cek)
-	if err != nil {
-		return nil, fmt.Errorf("suite: open: %w", err)
-	}
-	pt, err := aead.Open(nil, iv, ct, aad)
-	if err != nil {
-		return nil, ErrAuth
-	}
-	return pt, nil
+	return &parsedEncrypt{prot: prot, rprot: rprot, iv: iv, ct: ct, kid: kid, eph: eph}, nil
 }
 
 func parseEphemeral(h header) (*PublicKey, error) {

@@ -77,8 +77,19 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add([]byte{0xd8, 0x60, 0x84, 0x40, 0xa0, 0x40, 0x80})
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		if _, err := Open(k, msg, []byte("ext")); err != nil && !knownErr(err) {
-			t.Fatalf("Open untyped error %v", err)
+		kid, perr := PeekEncrypt(msg)
+		if perr != nil && !knownErr(perr) {
+			t.Fatalf("PeekEncrypt untyped error %v", perr)
+		}
+		_, err := Open(k, msg, []byte("ext"))
+		if err != nil {
+			if !knownErr(err) {
+				t.Fatalf("Open untyped error %v", err)
+			}
+			return
+		}
+		if perr != nil || kid != k.Public().KID() {
+			t.Fatal("Open accepts what PeekEncrypt reads differently")
 		}
 	})
 }

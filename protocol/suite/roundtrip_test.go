@@ -57,6 +57,9 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil || !bytes.Equal(pt, payload) {
 		t.Fatalf("Open = %q, %v", pt, err)
 	}
+	if kid, err := PeekEncrypt(sealed); err != nil || kid != b.Public().KID() {
+		t.Fatalf("PeekEncrypt = %04x, %v", kid, err)
+	}
 	if _, err := Open(a, sealed, []byte("ext")); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("Open with the wrong key: %v", err)
 	}

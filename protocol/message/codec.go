@@ -148,9 +148,13 @@ func checkKeys(name string, t reflect.Type, keys map[int64]cbor.RawMessage) erro
 			return fieldErr(name, f.Name, key, ErrMissingField, "")
 		}
 	}
-	for k := range keys {
+	for k, v := range keys {
 		if !known[k] {
 			return fieldErr(name, "", k, ErrUnknownField, "")
+		}
+		// null and undefined would decode as a zero value and re-encode the same.
+		if len(v) == 1 && (v[0] == 0xf6 || v[0] == 0xf7) {
+			return fieldErr(name, "", k, ErrWrongType, "null or undefined")
 		}
 	}
 	return nil

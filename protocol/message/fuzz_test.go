@@ -150,4 +150,3 @@ func FuzzJSON(f *testing.F) {
 		_, _ = DecodeGenerateKeysResponseJSON(data, suite.KeyID)
 	})
 }
-

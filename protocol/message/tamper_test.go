@@ -168,23 +168,23 @@ func TestTamperPairingCertificate(t *testing.T) {
 	// Every metadata field changed in transit: the authority's signature no longer verifies.
 	transit := map[string]func(*PairingMetadata){
 		"V": func(m *PairingMetadata) { m.V = 2 }, "PairingID": func(m *PairingMetadata) { m.PairingID[0] ^= 1 },
-		"Context":           func(m *PairingMetadata) { m.Context = ContextDiagnostics },
-		"Entities[0].ID":    func(m *PairingMetadata) { m.Entities[0].ID = "PC-99999" },
-		"Entities[0].Role":  func(m *PairingMetadata) { m.Entities[0].Role = RoleApp },
-		"Entities[0].Addr":  func(m *PairingMetadata) { m.Entities[0].Addr = 0x41 },
-		"Entities[0].KID":   func(m *PairingMetadata) { m.Entities[0].KID++ },
-		"Entities[1].KID":   func(m *PairingMetadata) { m.Entities[1].KID++ },
-		"Access.Type":       func(m *PairingMetadata) { m.Entities[1].Access.Type = "http" },
-		"Access.ChainID":    func(m *PairingMetadata) { m.Entities[1].Access.ChainID = "other" },
-		"Access.DeviceID":   func(m *PairingMetadata) { m.Entities[1].Access.DeviceID = "BM-00002" },
-		"Access.Endpoint":   func(m *PairingMetadata) { m.Entities[1].Access.Endpoint = "0x02" },
-		"Timing.CreatedAt":  func(m *PairingMetadata) { m.Timing.CreatedAt-- },
-		"Timing.ValidFrom":  func(m *PairingMetadata) { m.Timing.ValidFrom++ },
-		"Timing.ExpiresAt":  func(m *PairingMetadata) { m.Timing.ExpiresAt += 3600 },
-		"Policy":            func(m *PairingMetadata) { m.Policy[ClassCommand] = ProtExchange },
-		"PolicyDigest":      func(m *PairingMetadata) { m.PolicyDigest[0] ^= 1 },
-		"Nonce":             func(m *PairingMetadata) { m.Nonce[0] ^= 1 },
-		"AEAD":              func(m *PairingMetadata) { m.AEAD = 1 },
+		"Context":          func(m *PairingMetadata) { m.Context = ContextDiagnostics },
+		"Entities[0].ID":   func(m *PairingMetadata) { m.Entities[0].ID = "PC-99999" },
+		"Entities[0].Role": func(m *PairingMetadata) { m.Entities[0].Role = RoleApp },
+		"Entities[0].Addr": func(m *PairingMetadata) { m.Entities[0].Addr = 0x41 },
+		"Entities[0].KID":  func(m *PairingMetadata) { m.Entities[0].KID++ },
+		"Entities[1].KID":  func(m *PairingMetadata) { m.Entities[1].KID++ },
+		"Access.Type":      func(m *PairingMetadata) { m.Entities[1].Access.Type = "http" },
+		"Access.ChainID":   func(m *PairingMetadata) { m.Entities[1].Access.ChainID = "other" },
+		"Access.DeviceID":  func(m *PairingMetadata) { m.Entities[1].Access.DeviceID = "BM-00002" },
+		"Access.Endpoint":  func(m *PairingMetadata) { m.Entities[1].Access.Endpoint = "0x02" },
+		"Timing.CreatedAt": func(m *PairingMetadata) { m.Timing.CreatedAt-- },
+		"Timing.ValidFrom": func(m *PairingMetadata) { m.Timing.ValidFrom++ },
+		"Timing.ExpiresAt": func(m *PairingMetadata) { m.Timing.ExpiresAt += 3600 },
+		"Policy":           func(m *PairingMetadata) { m.Policy[ClassCommand] = ProtExchange },
+		"PolicyDigest":     func(m *PairingMetadata) { m.PolicyDigest[0] ^= 1 },
+		"Nonce":            func(m *PairingMetadata) { m.Nonce[0] ^= 1 },
+		"AEAD":             func(m *PairingMetadata) { m.AEAD = 1 },
 	}
 	for name, f := range transit {
 		cases = append(cases, tc{"transit metadata." + name, func(fg *forge) { fg.transitMD = f }, ErrSignature})
@@ -203,7 +203,10 @@ func TestTamperPairingCertificate(t *testing.T) {
 		{"metadata.Entities[1].Access.Type", func(f *forge) { f.md.Entities[1].Access.Type = "udp" }, ErrInvalid},
 		{"metadata.Entities[1].Access.Endpoint", func(f *forge) { f.md.Entities[1].Access.Endpoint = "" }, ErrMissingField},
 		{"metadata.Entities count", func(f *forge) { f.md.Entities = f.md.Entities[:1] }, ErrInvalid},
-		{"metadata.Timing.ExpiresAt", func(f *forge) { f.md.Timing.ExpiresAt = past + 60; f.md.Timing.CreatedAt, f.md.Timing.ValidFrom = past, past }, ErrExpired},
+		{"metadata.Timing.ExpiresAt", func(f *forge) {
+			f.md.Timing.ExpiresAt = past + 60
+			f.md.Timing.CreatedAt, f.md.Timing.ValidFrom = past, past
+		}, ErrExpired},
 		{"metadata.Timing.ValidFrom", func(f *forge) { f.md.Timing.ValidFrom = future }, ErrNotYetValid},
 		{"metadata.Timing.CreatedAt", func(f *forge) { f.md.Timing.CreatedAt = f.md.Timing.ValidFrom + 1 }, ErrInvalid},
 		{"metadata.Timing.ExpiresAt inverted", func(f *forge) { f.md.Timing.ExpiresAt = f.md.Timing.ValidFrom }, ErrInvalid},
@@ -385,7 +388,10 @@ func TestTamperBindingCertificate(t *testing.T) {
 		{"Issuer", func(c *BindingClaims) { c.Issuer = "auth-02" }, false, nil, ErrIssuer},
 		{"Subject", func(c *BindingClaims) { c.Subject = "BM-00002" }, false, nil, ErrSubject},
 		{"Audience", func(c *BindingClaims) { c.Audience = "APP-1" }, false, nil, ErrEntity},
-		{"Expires", func(c *BindingClaims) { c.NotBefore = t0.Add(-48 * time.Hour).Unix(); c.Expires = t0.Add(-time.Hour).Unix() }, false, nil, ErrExpired},
+		{"Expires", func(c *BindingClaims) {
+			c.NotBefore = t0.Add(-48 * time.Hour).Unix()
+			c.Expires = t0.Add(-time.Hour).Unix()
+		}, false, nil, ErrExpired},
 		{"NotBefore", func(c *BindingClaims) { c.NotBefore = t0.Add(time.Hour).Unix() }, false, nil, ErrNotYetValid},
 		{"IssuedAt", func(c *BindingClaims) { c.IssuedAt = t0.Add(time.Hour).Unix() }, false, nil, ErrClockSkew},
 		{"BindingID", func(c *BindingClaims) { c.BindingID = []byte("binding-00000002") }, false, nil, ErrBindingID},
@@ -489,8 +495,11 @@ func TestTamperSignedMessages(t *testing.T) {
 			_, err := VerifySignedHandshake(p, m, HandshakeExpect{BindingID: bid, Self: "PC-12345", Peer: "BM-00001", MyNonce: n1}, now)
 			return err
 		}},
-		"L6":     {domainPairingVal, func(p *suite.PublicKey, m []byte) error { _, err := VerifyPairingValidation(p, m, id, now); return err }},
-		"L7":     {domainBindingVal, func(p *suite.PublicKey, m []byte) error { _, err := VerifyBindingValidation(p, m, bid, now); return err }},
+		"L6": {domainPairingVal, func(p *suite.PublicKey, m []byte) error { _, err := VerifyPairingValidation(p, m, id, now); return err }},
+		"L7": {domainBindingVal, func(p *suite.PublicKey, m []byte) error {
+			_, err := VerifyBindingValidation(p, m, bid, now)
+			return err
+		}},
 		"result": {domainResult, func(p *suite.PublicKey, m []byte) error { _, err := VerifyValidationResult(p, m, id, now); return err }},
 	}
 	late := now.Add(10 * time.Minute).Unix()

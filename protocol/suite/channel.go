@@ -20,6 +20,7 @@ const (
 	envelopeVersion = Version
 	counterLenMask  = 0x07
 	reservedBit     = 0x08
+	idMask          = 0x1FFFFFFF
 )
 
 // MinEnvelopeSize is the size of an envelope with an empty plaintext and a 1-byte counter.
@@ -125,9 +126,11 @@ func (c *Channel) nonce(id uint32, counter uint64) [NonceSize]byte {
 	return n
 }
 
+// channelAAD keeps only the 29 identifier bits, so flag bits a driver may carry above them
+// (such as SocketCAN's extended-frame flag) never change the AAD.
 func channelAAD(id uint32, header, aad []byte) []byte {
 	out := make([]byte, 4, 4+len(header)+len(aad))
-	binary.BigEndian.PutUint32(out, id)
+	binary.BigEndian.PutUint32(out, id&idMask)
 	out = append(out, header...)
 	return append(out, aad...)
 }

@@ -260,6 +260,7 @@ func TestChannelTamper(t *testing.T) {
 		{"tag byte", c, id, flip(len(good)-1, 0x80), []byte("aad"), ErrAuth},
 		{"counter", c, id, flip(4, 1), []byte("aad"), ErrAuth},
 		{"identifier", c, id ^ 1<<20, good, []byte("aad"), ErrAuth},
+		{"flag bits above the identifier", c, id | 0x80000000, good, []byte("aad"), nil},
 		{"source address", c, id ^ 1, good, []byte("aad"), ErrAuth},
 		{"aad", c, id, good, []byte("aae"), ErrAuth},
 		{"other key same kid", NewChannel([32]byte(seq(32, 2)), iv, 0xBEEF), id, good, []byte("aad"), ErrAuth},

@@ -70,16 +70,16 @@ type Port struct {
 	cfg Config
 	log *slog.Logger
 
-	wmu     sync.Mutex // orders writes with their place in pend
-	pmu     sync.Mutex
-	pend    []*pending // commands awaiting their reply, in send order
-	rx      chan bus.Received
-	open     atomic.Bool // frames are delivered only once the channel is open
-	closing  atomic.Bool // Close was called
-	stopping atomic.Bool // the stream is being closed on purpose
-	done    chan struct{} // closed when the reader stops
-	errOnce sync.Once
-	err     error // why the reader stopped; read after done
+	wmu      sync.Mutex // orders writes with their place in pend
+	pmu      sync.Mutex
+	pend     []*pending // commands awaiting their reply, in send order
+	rx       chan bus.Received
+	open     atomic.Bool   // frames are delivered only once the channel is open
+	closing  atomic.Bool   // Close was called
+	stopping atomic.Bool   // the stream is being closed on purpose
+	done     chan struct{} // closed when the reader stops
+	errOnce  sync.Once
+	err      error // why the reader stopped; read after done
 
 	txFrames, rxFrames, txErrors, rxDropped, malformed atomic.Uint64
 }

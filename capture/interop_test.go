@@ -246,3 +246,111 @@ func stderrOf(err error) string {
 	}
 	return ""
 }
+
+// TestCanUtilsReadsOurCandumpLog feeds our log to can-utils' log2long, which parses each line
+// with can-utils' own frame parser (the one canplayer uses) and prints it in long form.
+func TestCanUtilsReadsOurCandumpLog(t *testing.T) {
+	log2long := peers.Tool(t, "log2long", "can-utils")
+	path := filepath.Join(t.TempDir(), "bus.log")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleRecords("can0")
+	for _, r := range want {
+		if err := w.WriteRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := os.Open(path)
+	defer in.Close()
+	cmd := exec.Command(log2long)
+	cmd.Stdin = in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("log2long: %v\n%s", err, stderrOf(err))
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("log2long printed %d lines for %d records:\n%s", len(lines), len(want), out)
+	}
+	for i, line := range lines {
+		r := want[i]
+		f := r.Frame
+		fields := strings.Fields(line)
+		if len(fields) < 4 {
+			t.Fatalf("line %d: %q", i, line)
+		}
+		id := fmt.Sprintf("%03X", f.ID)
+		if f.Extended {
+			id = fmt.Sprintf("%08X", f.ID)
+		}
+		length := fmt.Sprintf("[%d]", f.Len)
+		if f.FD {
+			length = fmt.Sprintf("[%02d]", f.Len)
+		}
+		var rest string
+		switch {
+		case f.Remote:
+			rest = "remote request"
+		default:
+			rest = strings.TrimSpace(strings.ToUpper(fmt.Sprintf("% x", f.Payload())))
+		}
+		if r.Error {
+			id = fmt.Sprintf("%08X", canErrFlag|f.ID)
+		}
+		got := strings.Join(fields[4:], " ")
+		if fields[1] != "can0" || fields[2] != id || fields[3] != length || !strings.HasPrefix(got, rest) {
+			t.Errorf("line %d: log2long read %q, we wrote %v", i, line, f)
+		}
+		if r.Error && !strings.HasSuffix(got, "ERRORFRAME") {
+			t.Errorf("line %d: not an error frame: %q", i, line)
+		}
+	}
+}
+
+// TestWeReadWiresharkPcap has Wireshark's file library rewrite our capture in the microsecond
+// and nanosecond pcap formats and reads the copies back.
+func TestWeReadWiresharkPcap(t *testing.T) {
+	tshark := peers.Tool(t, "tshark", "tshark")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "can0.pcap")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := interopRecords("can0")
+	for _, r := range want {
+		if err := w.WriteRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"pcap", "nsecpcap"} {
+		copyPath := filepath.Join(dir, format+".pcap")
+		cmd := exec.Command(tshark, "-r", path, "-F", format, "-w", copyPath)
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("tshark -F %s: %v\n%s", format, err, out)
+		}
+		got := readAll(t, copyPath)
+		if len(got) != len(want) {
+			t.Fatalf("%s: read %d records, wrote %d", format, len(got), len(want))
+		}
+		for i := range want {
+			exp := want[i]
+			exp.Iface = format
+			if format == "pcap" {
+				exp.Time = exp.Time.Truncate(time.Microsecond)
+			}
+			if !recordsEqual(got[i], exp) {
+				t.Errorf("%s record %d:\n got %+v\nwant %+v", format, i, got[i], exp)
+			}
+		}
+	}
+}

@@ -23,8 +23,9 @@ func RunTest(t *testing.T, spec Spec) Result {
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
+	// Fetching (a download of up to 70 MB on first use) has its own budget.
+	fetchCtx, cancelFetch := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancelFetch()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatalf("test binary: %v", err)
@@ -34,19 +35,23 @@ func RunTest(t *testing.T, spec Spec) Result {
 	var res Result
 	switch spec.Kind {
 	case UML:
-		k, err := FetchUML(ctx)
+		k, err := FetchUML(fetchCtx)
 		if err != nil {
 			missing(t, "User-Mode Linux", err)
 		}
 		t.Logf("UML kernel ready in %v", time.Since(fetchStart).Round(time.Millisecond))
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
 		res, err = k.Run(ctx, self, work, spec)
 		logResult(t, spec, res, err)
 	case Qemu:
-		k, err := FetchQemu(ctx)
+		k, err := FetchQemu(fetchCtx)
 		if err != nil {
 			missing(t, "qemu with the Debian amd64 kernel", err)
 		}
 		t.Logf("qemu kernel ready in %v", time.Since(fetchStart).Round(time.Millisecond))
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
 		res, err = k.Run(ctx, self, work, spec)
 		logResult(t, spec, res, err)
 	default:

@@ -41,6 +41,9 @@ func Main(m *testing.M) int {
 	if err := prepare(); err != nil {
 		fmt.Fprintf(os.Stderr, "hilrun-guest: %v\n", err)
 	} else {
+		if up, err := os.ReadFile("/proc/uptime"); err == nil {
+			fmt.Printf("hilrun-guest: tests start %s s after the kernel did\n", strings.Fields(string(up))[0])
+		}
 		flag.Parse()
 		_ = flag.Set("test.run", os.Getenv(envRun))
 		_ = flag.Set("test.v", "true")

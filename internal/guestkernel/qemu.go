@@ -75,7 +75,7 @@ func (k *QemuKernel) Run(ctx context.Context, binary, work string, spec Spec) (R
 		"-accel", "tcg", "-M", "pc", "-m", mem, "-smp", "1",
 		"-nographic", "-no-reboot", "-nic", "none",
 		"-kernel", k.Kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet panic=-1 "+strings.Join(env, " "),
+		"-append", "console=ttyS0 quiet panic=-1 no_timer_check "+strings.Join(env, " "),
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04")
 	var console bytes.Buffer
 	cmd.Stdout = &console

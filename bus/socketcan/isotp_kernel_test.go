@@ -29,14 +29,14 @@ func TestKernelISOTP(t *testing.T) {
 
 // Kernel ISO-TP socket options (linux/can/isotp.h).
 const (
-	solCANISOTP      = unix.SOL_CAN_BASE + unix.CAN_ISOTP
-	isotpOpts        = 1 // CAN_ISOTP_OPTS: struct can_isotp_options
-	isotpLLOpts      = 5 // CAN_ISOTP_LL_OPTS: struct can_isotp_ll_options
-	isotpTxPadding   = 0x004
-	isotpWaitTxDone  = 0x400
-	canfdBRS         = 0x01
-	kernelAddr uint8 = canid.AddrApp
-	ourAddr    uint8 = canid.AddrPack
+	solCANISOTP           = unix.SOL_CAN_BASE + unix.CAN_ISOTP
+	isotpOpts             = 1 // CAN_ISOTP_OPTS: struct can_isotp_options
+	isotpLLOpts           = 5 // CAN_ISOTP_LL_OPTS: struct can_isotp_ll_options
+	isotpTxPadding        = 0x004
+	isotpWaitTxDone       = 0x400
+	canfdBRS              = 0x01
+	kernelAddr      uint8 = canid.AddrApp
+	ourAddr         uint8 = canid.AddrPack
 )
 
 // kernelISOTP is a can-isotp socket that sends on tx and listens on rx (both 29-bit).

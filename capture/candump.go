@@ -346,6 +346,9 @@ func parseFrame(b []byte, rec *Record) error {
 	}
 	f.ID = id
 	f.Extended = len(idPart) > 3
+	if len(rest) > 1 && rest[0] == '#' && rest[1] == '#' {
+		return bad(ErrSyntax, "CAN XL frames are not supported")
+	}
 	if len(rest) > 0 && rest[0] == '#' {
 		if len(rest) < 2 {
 			return bad(ErrSyntax, "FD frame without its flags digit")

@@ -195,6 +195,7 @@ func TestCandumpRejectsGarbage(t *testing.T) {
 		{"(1.0) can0 123#R11", ErrSyntax},
 		{"(1.0) can0 123##", ErrSyntax},
 		{"(1.0) can0 123##G11", ErrSyntax},
+		{"(1.0) can0 123###80:00:00#11", ErrSyntax},
 		{"(1.0) can0 123#11_C", ErrSyntax},
 		{"(1.0) can0 123#1122334455667788_3", ErrSyntax},
 		{"(1.0) can0 800#11", ErrBadFrame},

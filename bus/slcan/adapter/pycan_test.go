@@ -69,7 +69,6 @@ func TestPythonCanSlcan(t *testing.T) {
 	}
 }
 
-
 // mustFrame reads candump compact syntax (classic frames only).
 func mustFrame(t *testing.T, s string) bus.Frame {
 	t.Helper()

@@ -89,3 +89,33 @@ type TimeError struct {
 func (e *TimeError) Error() string { return fmt.Sprintf("%v (by %s)", e.Kind, e.By) }
 
 func (e *TimeError) Unwrap() error { return e.Kind }
+
+// kindOrder lists the sentinels from most to least specific for Kind.
+var kindOrder = []struct {
+	err  error
+	name string
+}{
+	{ErrExpired, "expired"}, {ErrNotYetValid, "not-yet-valid"}, {ErrClockSkew, "clock-skew"},
+	{ErrSignature, "signature"}, {ErrWrongKey, "wrong-key"}, {ErrDecrypt, "decrypt"}, {ErrMAC, "mac"},
+	{ErrMetadataHash, "metadata-hash"}, {ErrPairingID, "pairing-id"}, {ErrBindingID, "binding-id"},
+	{ErrContext, "context"}, {ErrIndex, "index"}, {ErrNonce, "nonce"}, {ErrSubject, "subject"},
+	{ErrIssuer, "issuer"}, {ErrKeyMismatch, "key-mismatch"}, {ErrCommandHash, "command-hash"},
+	{ErrCommandSeq, "command-seq"}, {ErrProofMissing, "proof-missing"}, {ErrPolicyDigest, "policy-digest"},
+	{ErrEntity, "entity"}, {ErrVersion, "version"}, {ErrAlgorithm, "algorithm"}, {ErrSize, "size"},
+	{ErrUnknownField, "unknown-field"}, {ErrMissingField, "missing-field"}, {ErrWrongType, "wrong-type"},
+	{ErrNonCanonical, "non-canonical"}, {ErrInvalid, "invalid"}, {ErrMalformed, "malformed"},
+}
+
+// Kind names the package sentinel an error matches ("signature", "expired", …), or "" for nil
+// and "other" for an error of no known kind. Test vectors and reports use these names.
+func Kind(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, k := range kindOrder {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return "other"
+}

@@ -35,6 +35,9 @@ type Timing struct {
 // A class absent from the map must not be sent at all.
 type Policy map[Class]Protection
 
+// Encode returns the policy's deterministic CBOR encoding: a map from class to protection.
+func (p Policy) Encode() ([]byte, error) { return marshal(p) }
+
 // Digest is SHA-256 over the policy's deterministic CBOR encoding.
 func (p Policy) Digest() []byte {
 	b, _ := marshal(p)

@@ -12,6 +12,8 @@ package suite
 //	Open                   OpOpenCOSE  = OpECDH + OpHKDF + AEADBlocks
 //	HKDF and the schedule  OpHKDF per derived output
 //	Channel.Seal/Open      OpAEADBlock × AEADBlocks(len(plaintext), aad length)
+//	AES-CMAC (truncated)   OpAEADBlock per 16-byte block, plus one
+//	HMAC-SHA256            OpHashBlock × HashBlocks(message length)
 type Op uint8
 
 const (
@@ -23,6 +25,7 @@ const (
 	OpOpenCOSE                // COSE_Encrypt opened with a private key: ECDH, HKDF, AES-GCM
 	OpHKDF                    // one HKDF-SHA256 extract and expand (a few SHA-256 blocks)
 	OpAEADBlock               // one 16-byte block of AES-256-GCM (AES plus GHASH)
+	OpHashBlock               // one 64-byte SHA-256 compression (HMAC proofs)
 )
 
 func (o Op) String() string {
@@ -43,6 +46,8 @@ func (o Op) String() string {
 		return "hkdf"
 	case OpAEADBlock:
 		return "aead-block"
+	case OpHashBlock:
+		return "hash-block"
 	}
 	return "unknown-op"
 }
@@ -60,4 +65,14 @@ func AEADBlocks(plaintextLen, aadLen int) int {
 		aadLen = 0
 	}
 	return (plaintextLen+15)/16 + (aadLen+15)/16 + 2
+}
+
+// HashBlocks is the number of SHA-256 compressions of an HMAC-SHA256 over n bytes: the padded
+// inner hash over the 64-byte key block and the message, and the outer hash over the key block
+// and the 32-byte inner digest.
+func HashBlocks(n int) int {
+	if n < 0 {
+		n = 0
+	}
+	return 1 + (n+9+63)/64 + 2
 }

@@ -198,7 +198,12 @@ func TestAEADBlocks(t *testing.T) {
 			t.Errorf("AEADBlocks(%d, %d) = %d, want %d", tc.pt, tc.aad, got, tc.want)
 		}
 	}
-	for o := OpKeyGen; o <= OpAEADBlock; o++ {
+	for _, tc := range []struct{ n, want int }{{0, 4}, {55, 4}, {56, 5}, {119, 5}, {120, 6}} {
+		if got := HashBlocks(tc.n); got != tc.want {
+			t.Errorf("HashBlocks(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+	for o := OpKeyGen; o <= OpHashBlock; o++ {
 		if o.String() == "unknown-op" {
 			t.Errorf("op %d has no name", o)
 		}

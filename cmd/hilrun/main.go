@@ -40,6 +40,7 @@ func commands() []command {
 		{"version", "print the version and build stamp", runVersion},
 		{"decode", "print what each frame of a capture (.log or .pcap) means", runDecode},
 		{"doctor", "check this machine for CAN interfaces, adapters, vcan and peer tools", runDoctor},
+		{"vectors", "check or regenerate the protocol's golden vectors", runVectors},
 	}
 }
 

@@ -258,7 +258,7 @@ func (c *Conn) apply(ctx context.Context, out Output, waiters map[uint32]chan er
 		raw := d.ID.Encode()
 		err := d.Err
 		if err == nil && failed[raw] != nil {
-			err = &Error{ID: d.ID, Err: ErrTimeoutAs, Detail: failed[raw].Error()}
+			err = &Error{ID: d.ID, Err: ErrTimeoutAs, Cause: failed[raw]}
 		}
 		if w, ok := waiters[raw]; ok {
 			w <- err

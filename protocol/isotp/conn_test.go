@@ -27,6 +27,11 @@ func pipe() (*pipeEnd, *pipeEnd) {
 
 func (p *pipeEnd) Send(ctx context.Context, f bus.Frame) error {
 	select {
+	case <-p.closed:
+		return bus.ErrClosed
+	default:
+	}
+	select {
 	case p.out <- bus.Received{Frame: f}:
 		return nil
 	case <-ctx.Done():
@@ -137,8 +142,13 @@ func TestConnSendFailure(t *testing.T) {
 		t.Fatal("send on a closed endpoint succeeded")
 	}
 	ca.Close()
-	if s := ca.Stats(); !errors.Is(s.LastFailure, bus.ErrClosed) && !errors.Is(err, ErrTimeoutAs) {
-		t.Errorf("stats %+v, err %v", s, err)
+	// Either the frame failed (N_As, wrapping the transport's error) or the connection stopped
+	// first because its reader saw the closed endpoint.
+	if !errors.Is(err, ErrTimeoutAs) && !errors.Is(err, ErrConnClosed) {
+		t.Errorf("err %v", err)
+	}
+	if !errors.Is(err, bus.ErrClosed) && !errors.Is(ca.Stats().LastFailure, bus.ErrClosed) {
+		t.Errorf("the transport's error is lost: %v / %v", err, ca.Stats().LastFailure)
 	}
 }
 
@@ -166,5 +176,68 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// stamped wraps a pipe end so every sent frame carries the simulated time it was sent at.
+type stamped struct {
+	*pipeEnd
+	clk *clock.Sim
+	mu  sync.Mutex
+	log []bus.Received
+}
+
+func (s *stamped) Send(ctx context.Context, f bus.Frame) error {
+	s.mu.Lock()
+	s.log = append(s.log, bus.Received{Frame: f, Time: s.clk.Now()})
+	s.mu.Unlock()
+	return s.pipeEnd.Send(ctx, f)
+}
+
+func TestConnSTminSimClock(t *testing.T) {
+	sim := clock.NewSim(t0)
+	a, b := pipe()
+	sa := &stamped{pipeEnd: a, clk: sim}
+	rcfg := ProfileV1()
+	rcfg.STmin = 10 * time.Millisecond
+	ca := NewConn(sa, sim, mustNode(t, modAddr, ProfileV1()))
+	cb := NewConn(b, sim, mustNode(t, packAddr, rcfg))
+	defer ca.Close()
+	defer cb.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- ca.Send(context.Background(), Message{ID: cmdID, Data: seq(50)}) }() // FF + 7 CFs
+	got := make(chan Message, 1)
+	go func() { m, _ := cb.Receive(context.Background()); got <- m }()
+	var m Message
+	for steps := 0; m.Data == nil; steps++ {
+		if steps > 500 {
+			t.Fatal("transfer did not finish")
+		}
+		time.Sleep(time.Millisecond) // let both loops settle before time moves
+		select {
+		case m = <-got:
+			continue
+		default:
+		}
+		sim.Advance(time.Millisecond)
+	}
+	if err := <-errc; err != nil || !bytes.Equal(m.Data, seq(50)) {
+		t.Fatalf("%v, %d bytes", err, len(m.Data))
+	}
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	var cfs []time.Time
+	for _, r := range sa.log {
+		if r.Frame.Data[0]>>4 == 2 {
+			cfs = append(cfs, r.Time)
+		}
+	}
+	if len(cfs) != 7 {
+		t.Fatalf("%d CFs", len(cfs))
+	}
+	for i := 1; i < len(cfs); i++ {
+		if d := cfs[i].Sub(cfs[i-1]); d < 10*time.Millisecond {
+			t.Errorf("CF %d after %v, STmin 10ms", i, d)
+		}
 	}
 }

@@ -36,16 +36,27 @@ type Error struct {
 	ID     canid.ID
 	Err    error // a sentinel above
 	Detail string
+	Cause  error // the transport's error behind an N_As or N_Ar failure, if any
 }
 
 func (e *Error) Error() string {
-	if e.Detail == "" {
-		return fmt.Sprintf("%v (%v)", e.Err, e.ID)
+	msg := fmt.Sprintf("%v (%v)", e.Err, e.ID)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
 	}
-	return fmt.Sprintf("%v (%v): %s", e.Err, e.ID, e.Detail)
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap exposes both the sentinel and the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
 
 // SequenceError is a consecutive frame whose sequence number is not the expected one; it ends
 // the reception (ISO 15765-2 N_WRONG_SN).

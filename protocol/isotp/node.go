@@ -450,13 +450,13 @@ func (n *Node) Abort(f bus.Frame, cause error) Output {
 		if r, ok := n.rx[k]; ok && r.raw == id.Reply().Encode() {
 			delete(n.rx, k)
 			n.stats.RxAborted++
-			out.Errors = append(out.Errors, &Error{ID: r.id, Err: ErrTimeoutAr, Detail: cause.Error()})
+			out.Errors = append(out.Errors, &Error{ID: r.id, Err: ErrTimeoutAr, Cause: cause})
 		}
 		return out
 	}
 	k := key{id.Dst, id.Type}
 	if t, ok := n.tx[k]; ok && t.raw == f.ID {
-		n.endTx(k, t, &Error{ID: t.id, Err: ErrTimeoutAs, Detail: cause.Error()}, &out)
+		n.endTx(k, t, &Error{ID: t.id, Err: ErrTimeoutAs, Cause: cause}, &out)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -50,7 +51,9 @@ func runDecode(ctx context.Context, env *cli, args []string) int {
 	}
 	defer r.Close()
 
-	enc := json.NewEncoder(env.stdout)
+	out := bufio.NewWriterSize(env.stdout, 64<<10)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	bad := 0
 	for n := 0; ; n++ {
@@ -79,12 +82,16 @@ func runDecode(ctx context.Context, env *cli, args []string) int {
 		if *asJSON {
 			err = enc.Encode(jsonRecord(rec, d))
 		} else {
-			_, err = fmt.Fprintf(env.stdout, "%s  %s  %s  %s\n", timestamp(rec.Time), rec.Iface, frameText(rec), d.Summary)
+			_, err = fmt.Fprintf(out, "%s  %s  %s  %s\n", timestamp(rec.Time), rec.Iface, frameText(rec), d.Summary)
 		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "hilrun decode: %v\n", err)
 			return exitFailed
 		}
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(env.stderr, "hilrun decode: %v\n", err)
+		return exitFailed
 	}
 	if bad > 0 {
 		if bad > maxReportedErrors {

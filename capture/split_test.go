@@ -50,3 +50,36 @@ func TestSplitWriterOneFilePerInterface(t *testing.T) {
 		t.Errorf(".txt: %v", err)
 	}
 }
+
+func TestWritersAreSafeForConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"c.log", "c.pcap"} {
+		w, err := Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		for g := 0; g < 4; g++ {
+			go func() {
+				var err error
+				for _, r := range sampleRecords("can0") {
+					if e := w.WriteRecord(r); e != nil {
+						err = e
+					}
+				}
+				done <- err
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(readAll(t, filepath.Join(dir, name))); n != 4*len(sampleRecords("x")) {
+			t.Errorf("%s: %d records", name, n)
+		}
+	}
+}

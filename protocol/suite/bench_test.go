@@ -197,3 +197,18 @@ func BenchmarkRawAESGCM(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkHKDF(b *testing.B) {
+	secret := make([]byte, 32)
+	for b.Loop() {
+		HKDF(secret, nil, LabelTelemetry, nil, 46)
+	}
+}
+
+func BenchmarkRawSHA256Block(b *testing.B) {
+	var block [64]byte
+	b.SetBytes(64)
+	for b.Loop() {
+		sha256.Sum256(block[:55]) // one compression
+	}
+}

@@ -25,7 +25,7 @@ func runDecode(ctx context.Context, env *cli, args []string) int {
 		"Prints one line per frame of a capture (candump .log or pcap): time, bus, frame and what it\n"+
 		"means (Web4 identifier and ISO-TP framing, legacy Modbatt message, error frame, or unknown).\n"+
 		"Exit status: 0 all records decoded, 1 the file has bad records, 3 the file cannot be opened.")
-	busName := fs.String("bus", "", "show only frames of this interface")
+	busName := fs.String("bus", "", "show only frames of this interface (a pcap file's interface is its name without extension)")
 	asJSON := fs.Bool("json", false, "print one JSON object per frame")
 	// Flags may come before or after FILE.
 	var files []string

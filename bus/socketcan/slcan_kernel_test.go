@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,19 +14,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/emu"
+	"github.com/modbatt/hilrun/bus/pty"
+	"github.com/modbatt/hilrun/bus/slcan/adapter"
 	"github.com/modbatt/hilrun/bus/socketcan"
 	"github.com/modbatt/hilrun/internal/guestkernel"
 	"github.com/modbatt/hilrun/internal/peers"
 )
 
-// TestKernelSLCAN boots User-Mode Linux and runs TestGuestSLCAN in it: the kernel's slcan line
-// discipline, attached by slcand to a pty whose other end this test holds, carries frames
-// between slcan0 and the serial line. The host's /dev/pts is not the guest's, so both ends of
-// the pty live inside the guest.
+// TestKernelSLCAN boots User-Mode Linux and runs TestGuestSLCAN and TestGuestSLCANAdapter in it:
+// the kernel's slcan line discipline, attached by slcand to a pty, first against the bare
+// serial line and then against the emulated USB-CAN adapter (bus/slcan/adapter) on an emulated
+// bus. The host's /dev/pts is not the guest's, so both ends of the pty live inside the guest.
 func TestKernelSLCAN(t *testing.T) {
 	peers.Tool(t, "slcand", "can-utils")
 	peers.Tool(t, "cansend", "can-utils")
-	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.UML, Test: "^TestGuestSLCAN$", Modules: umlModules})
+	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.UML, Test: "^TestGuestSLCAN", Modules: umlModules})
 }
 
 // openPTY returns a pty master and the path of its slave.
@@ -52,10 +56,10 @@ func openPTY(t *testing.T) (*os.File, string) {
 	return m, fmt.Sprintf("/dev/pts/%d", n)
 }
 
-// attachSLCAN runs slcand on the pty slave and waits for slcan0, then sets it up.
-func attachSLCAN(t *testing.T, slave string) {
+// attachSLCAN runs slcand on the pty slave and waits for the interface, then sets it up.
+func attachSLCAN(t *testing.T, slave, name string) {
 	t.Helper()
-	cmd := exec.Command("slcand", "-o", "-c", "-s6", "-F", slave, "slcan0")
+	cmd := exec.Command("slcand", "-o", "-c", "-s6", "-F", slave, name)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -72,18 +76,18 @@ func attachSLCAN(t *testing.T, slave string) {
 			t.Fatal(err)
 		}
 		for _, i := range all {
-			if i.Name == "slcan0" {
+			if i.Name == name {
 				if i.Kind != "can" { // the slcan driver registers through can-dev's "can" link kind
-					t.Errorf("slcan0 kind %q", i.Kind)
+					t.Errorf("%s kind %q", name, i.Kind)
 				}
-				if err := socketcan.SetUp("slcan0", true); err != nil {
+				if err := socketcan.SetUp(name, true); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slcand made no slcan0: %s", out.String())
+			t.Fatalf("slcand made no %s: %s", name, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -104,7 +108,7 @@ func TestGuestSLCAN(t *testing.T) {
 			lines <- strings.TrimSuffix(s, "\r")
 		}
 	}()
-	attachSLCAN(t, slave)
+	attachSLCAN(t, slave, "slcan0")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	next := func() string {
@@ -166,4 +170,62 @@ func TestGuestSLCAN(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGuestSLCANAdapter: cansend on slcan1 reaches a peer on the emulated bus through the
+// kernel's slcan driver and the adapter emulator, and the peer's frames come back up to a
+// SocketCAN endpoint on slcan1.
+func TestGuestSLCANAdapter(t *testing.T) {
+	guestkernel.Only(t, guestkernel.UML)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	b, err := emu.New(emu.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	peer := b.Join("peer")
+	a := adapter.New(b.Join("adapter"), adapter.Config{Logger: slog.New(slog.DiscardHandler)})
+	pair, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.Close()
+	served := make(chan error, 1)
+	go func() { served <- a.ServePTY(ctx, pair) }()
+	attachSLCAN(t, pair.Path(), "slcan1")
+
+	for _, f := range testFrames(false) {
+		if out, err := exec.CommandContext(ctx, "cansend", "slcan1", f.String()).CombinedOutput(); err != nil {
+			t.Fatalf("cansend %s: %v: %s", f, err, out)
+		}
+		got, err := peer.Receive(ctx)
+		if err != nil {
+			t.Fatalf("peer after cansend %s: %v (adapter %+v)", f, err, a.Stats())
+		}
+		if got.Frame != f {
+			t.Errorf("peer received %v, cansend sent %v", got.Frame, f)
+		}
+	}
+	// Opened only now: the kernel loops frames sent on slcan1 back to its other sockets.
+	ep := open(t, "slcan1", false)
+	for _, f := range testFrames(false) {
+		f.ID ^= 0x5
+		if err := peer.Send(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ep.Receive(ctx)
+		if err != nil {
+			t.Fatalf("slcan1 after the peer sent %s: %v (adapter %+v)", f, err, a.Stats())
+		}
+		if got.Frame != f {
+			t.Errorf("slcan1 received %v, the peer sent %v", got.Frame, f)
+		}
+	}
+	// slcand starts with C on a channel that is already closed, which a Lawicel adapter refuses.
+	if s := a.Stats(); s.Commands != 7 || s.Refused > 1 || s.ToBus != 4 || s.ToHost != 4 {
+		t.Errorf("adapter stats %+v, want 7 commands (C S6 O and 4 transmits), at most C refused, 4 frames each way", s)
+	}
+	cancel()
+	<-served
 }

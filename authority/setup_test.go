@@ -161,6 +161,8 @@ type session struct {
 	secret []byte // binding secret
 	keys   suite.PairingKeys
 	nonce  []byte
+	half   []byte // own key half, kept for the zero-knowledge test
+	xkey   []byte // exchange key, copied before it is erased
 }
 
 // pairUp runs the device side of a pairing: open sections, swap halves, open the handshake,
@@ -209,6 +211,8 @@ func (w *world) pairUp(bindingID string, cert []byte, a, b *device) (*session, *
 		}
 		s.nonce = n
 		s.keys = s.opened.PairingKeys(s.secret, halves[i])
+		s.half = append([]byte(nil), s.opened.Section.KeyHalf...)
+		s.xkey = append([]byte(nil), s.opened.Section.ExchangeKey...)
 		s.opened.EraseExchange()
 	}
 	if ss[0].keys.Key != ss[1].keys.Key {

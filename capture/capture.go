@@ -158,6 +158,10 @@ func Open(path string) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("is a directory")}
+	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(4)
 	if len(head) == 4 && isPcapMagic(head) || FormatOf(path) == FormatPcap {

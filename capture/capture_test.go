@@ -276,6 +276,9 @@ func TestCreateAndOpenErrors(t *testing.T) {
 	if _, err := Open(filepath.Join(dir, "missing.log")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open missing: %v", err)
 	}
+	if _, err := Open(dir); err == nil {
+		t.Error("Open accepted a directory")
+	}
 	// A pcap file is recognised by its magic whatever its name.
 	path := filepath.Join(dir, "bus.log")
 	f, _ := os.Create(path)

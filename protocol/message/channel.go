@@ -7,89 +7,98 @@ import (
 	"github.com/modbatt/hilrun/protocol/suite"
 )
 
-// Carrier says which CAN message type carries a structure and under which protection. The CAN
-// ID's encrypted bit is set exactly when the payload is a suite channel envelope; signed
-// structures and the pairing certificate (whose secret parts are sealed inside it) travel
-// with the bit clear.
+// Carrier says which CAN message type carries a structure and under which key level. The CAN
+// ID's encrypted bit is set exactly when the payload is a suite channel envelope (docs/spec 2.7):
+// pairing level for L4/L5, exchange level for key halves and telemetry, binding level (the
+// partners' binding-level keys, hop by hop) for validation traffic and certificates. Signed
+// structures keep their COSE_Sign1 inside the envelope, so the signer is authenticated end to
+// end and the hop's envelope adds confidentiality and the CAN ID binding.
 type Carrier struct {
-	Type       canid.Type
-	Protection Protection // what protects it on the bus
-	Encrypted  bool       // CAN ID bit 17
-	Level      canid.Level
+	Type      canid.Type
+	Encrypted bool
+	Level     canid.Level
+	Signed    bool // the payload is a COSE_Sign1 of the structure
 }
 
-// CarrierOf returns the carrier of a structure of the catalogue (nil and false for a part that
-// never travels alone, such as EntitySection).
+// CarrierOf returns the carrier of a structure of the catalogue; false for a part that never
+// travels alone (EntitySection, HandshakeSection, PairingMetadata).
 func CarrierOf(m any) (Carrier, bool) {
-	enc := func(t canid.Type, p Protection, l canid.Level) Carrier {
-		return Carrier{Type: t, Protection: p, Encrypted: true, Level: l}
+	enc := func(t canid.Type, l canid.Level) Carrier { return Carrier{Type: t, Encrypted: true, Level: l} }
+	signedAt := func(t canid.Type) Carrier {
+		return Carrier{Type: t, Encrypted: true, Level: canid.LevelBinding, Signed: true}
 	}
-	clear := func(t canid.Type, p Protection) Carrier { return Carrier{Type: t, Protection: p} }
 	switch v := m.(type) {
 	case *Announce:
-		return clear(canid.TypeAnnounce, ProtClear), true
+		return Carrier{Type: canid.TypeAnnounce}, true
 	case *GenerateKeysRequest, *GenerateKeysResponse:
-		return clear(canid.TypeBindingXfer, ProtClear), true
-	case *BindingClaims: // as a signed binding certificate
-		return clear(canid.TypeBindingXfer, ProtBinding), true
-	case *PairingCertificate:
-		return clear(canid.TypePairingCert, ProtBinding), true
-	case *KeyHalf:
-		return enc(canid.TypeKeyHalf, ProtExchange, canid.LevelExchange), true
-	case *Completion:
-		return clear(canid.TypeCompletion, ProtBinding), true
-	case *Witness:
-		return clear(canid.TypeWitness, ProtBinding), true
+		return Carrier{Type: canid.TypeBindingXfer}, true
+	case *BindingClaims:
+		return Carrier{Type: canid.TypeBindingXfer, Signed: true}, true
 	case *SignedHandshake:
-		return clear(canid.TypeSignedHandshake, ProtBinding), true
+		return Carrier{Type: canid.TypeSignedHandshake, Signed: true}, true
+	case *PairingCertificate:
+		return enc(canid.TypePairingCert, canid.LevelBinding), true
+	case *KeyHalf:
+		return enc(canid.TypeKeyHalf, canid.LevelExchange), true
+	case *Completion:
+		return enc(canid.TypeCompletion, canid.LevelBinding), true
+	case *Escalation:
+		return enc(canid.TypeEscalation, canid.LevelBinding), true
+	case *Witness:
+		return signedAt(canid.TypeWitness), true
+	case *PairingValidation:
+		return signedAt(canid.TypePairingValid), true
+	case *BindingValidation:
+		return signedAt(canid.TypeBindingValid), true
+	case *ValidationResult:
+		return signedAt(canid.TypeValidResult), true
 	case *PairedHandshake:
-		return enc(canid.TypePairedHandshake, ProtPairing, canid.LevelPairing), true
+		return enc(canid.TypePairedHandshake, canid.LevelPairing), true
 	case *Command:
 		if v.Code == CmdEmergencyIsolate {
-			return enc(canid.TypeEmergency, ProtPairing, canid.LevelPairing), true
+			return enc(canid.TypeEmergency, canid.LevelPairing), true
 		}
-		return enc(canid.TypeCommand, ProtPairing, canid.LevelPairing), true
+		return enc(canid.TypeCommand, canid.LevelPairing), true
 	case *Ack:
-		return enc(canid.TypeCommandAck, ProtPairing, canid.LevelPairing), true
-	case *Escalation:
-		return clear(canid.TypeEscalation, ProtClear), true
+		return enc(canid.TypeCommandAck, canid.LevelPairing), true
 	case *Telemetry:
-		return enc(canid.TypeTelemetry, ProtExchange, canid.LevelExchange), true
-	case *PairingValidation:
-		return clear(canid.TypePairingValid, ProtBinding), true
-	case *BindingValidation:
-		return clear(canid.TypeBindingValid, ProtBinding), true
-	case *ValidationResult:
-		return clear(canid.TypeValidResult, ProtBinding), true
+		return enc(canid.TypeTelemetry, canid.LevelExchange), true
 	}
 	return Carrier{}, false
 }
 
-// SealMessage encodes a channel-protected structure (Command, Ack, PairedHandshake, Telemetry)
-// and seals it for the CAN identifier id with the caller's counter. The AAD is the CAN ID and
-// the envelope header (see suite.Channel).
-func SealMessage(ch *suite.Channel, id canid.ID, counter uint64, m validator) ([]byte, error) {
+// CheckCarrier reports whether id may carry m.
+func CheckCarrier(m any, id canid.ID) error {
 	car, ok := CarrierOf(m)
-	if !ok || !car.Encrypted {
-		return nil, fmt.Errorf("message: %T is not sent in a channel envelope", m)
+	if !ok {
+		return fmt.Errorf("%w: %T does not travel alone", ErrInvalid, m)
 	}
 	typeOK := id.Type == car.Type
 	if _, ack := m.(*Ack); ack && id.Type == canid.TypeEmergencyAck {
 		typeOK = true // the ACK of an emergency isolate travels at its priority
 	}
-	if !typeOK || !id.Encrypted || id.Level != car.Level {
-		return nil, fmt.Errorf("%w: %T must travel as %s at level %s, not %s", ErrInvalid, m, car.Type, car.Level, id)
+	if !typeOK || id.Encrypted != car.Encrypted || (car.Encrypted && id.Level != car.Level) {
+		return fmt.Errorf("%w: %T travels as %s (encrypted %v, level %s), not %s", ErrInvalid, m, car.Type, car.Encrypted, car.Level, id)
 	}
-	pt, err := encode(m)
-	if err != nil {
-		return nil, err
-	}
-	return ch.Seal(id.Encode(), counter, pt, nil), nil
+	return nil
 }
 
-// openEnvelope authenticates an envelope and returns its counter and plaintext. Errors:
-// ErrWrongKey (KID), ErrDecrypt (tag), ErrMalformed/ErrVersion (header).
-func openEnvelope(ch *suite.Channel, id canid.ID, env []byte) (uint64, []byte, error) {
+// SealEnvelope seals payload (an encoded structure, a COSE_Sign1 or a certificate) for the CAN
+// identifier id, which must have the encrypted bit set; the caller owns the counter.
+func SealEnvelope(ch *suite.Channel, id canid.ID, counter uint64, payload []byte) ([]byte, error) {
+	if !id.Encrypted {
+		return nil, fmt.Errorf("%w: %s is a clear identifier", ErrInvalid, id)
+	}
+	if len(payload) > MaxMessageSize-suite.EnvelopeSize(counter, 0) {
+		return nil, fmt.Errorf("%w: payload of %d bytes does not fit an envelope", ErrSize, len(payload))
+	}
+	return ch.Seal(id.Encode(), counter, payload, nil), nil
+}
+
+// OpenEnvelope authenticates an envelope and returns its counter and payload. Errors:
+// ErrWrongKey (KID), ErrDecrypt (tag: tampering, wrong identifier or key), ErrMalformed or
+// ErrVersion (header). Replay checking is the caller's (protocol/freshness).
+func OpenEnvelope(ch *suite.Channel, id canid.ID, env []byte) (uint64, []byte, error) {
 	if len(env) > MaxMessageSize {
 		return 0, nil, fmt.Errorf("%w: envelope of %d bytes", ErrSize, len(env))
 	}
@@ -100,10 +109,24 @@ func openEnvelope(ch *suite.Channel, id canid.ID, env []byte) (uint64, []byte, e
 	return ctr, pt, nil
 }
 
+// SealMessage encodes an unsigned channel-protected structure (Command, Ack, PairedHandshake,
+// Telemetry, Escalation, Completion) and seals it for the CAN identifier id with the caller's
+// counter. The AAD is the CAN ID and the envelope header (see suite.Channel).
+func SealMessage(ch *suite.Channel, id canid.ID, counter uint64, m validator) ([]byte, error) {
+	if err := CheckCarrier(m, id); err != nil {
+		return nil, err
+	}
+	pt, err := encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return SealEnvelope(ch, id, counter, pt)
+}
+
 // OpenCommand opens an L5 command envelope; it also returns the exact plaintext, which the ACK
 // hashes.
 func OpenCommand(ch *suite.Channel, id canid.ID, env []byte) (counter uint64, cmd *Command, plaintext []byte, err error) {
-	ctr, pt, err := openEnvelope(ch, id, env)
+	ctr, pt, err := OpenEnvelope(ch, id, env)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -119,7 +142,7 @@ func OpenCommand(ch *suite.Channel, id canid.ID, env []byte) (counter uint64, cm
 
 // OpenAck opens an ACK envelope.
 func OpenAck(ch *suite.Channel, id canid.ID, env []byte) (uint64, *Ack, error) {
-	ctr, pt, err := openEnvelope(ch, id, env)
+	ctr, pt, err := OpenEnvelope(ch, id, env)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -129,7 +152,7 @@ func OpenAck(ch *suite.Channel, id canid.ID, env []byte) (uint64, *Ack, error) {
 
 // OpenPairedHandshake opens an L4 envelope.
 func OpenPairedHandshake(ch *suite.Channel, id canid.ID, env []byte) (uint64, *PairedHandshake, error) {
-	ctr, pt, err := openEnvelope(ch, id, env)
+	ctr, pt, err := OpenEnvelope(ch, id, env)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -139,7 +162,7 @@ func OpenPairedHandshake(ch *suite.Channel, id canid.ID, env []byte) (uint64, *P
 
 // OpenTelemetry opens a telemetry envelope.
 func OpenTelemetry(ch *suite.Channel, id canid.ID, env []byte) (uint64, *Telemetry, error) {
-	ctr, pt, err := openEnvelope(ch, id, env)
+	ctr, pt, err := OpenEnvelope(ch, id, env)
 	if err != nil {
 		return 0, nil, err
 	}

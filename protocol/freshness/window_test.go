@@ -120,3 +120,27 @@ func TestWindowSize(t *testing.T) {
 		t.Fatal("highest before any counter")
 	}
 }
+
+// TestWindowExhaustive runs every sequence of four counters over a range a little wider than
+// twice the window, near 0 and near the largest counter, for small windows (ring of 64 bits, so
+// the ring wraps too) against the model.
+func TestWindowExhaustive(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 5, 8} {
+		span := uint64(2*size + 3)
+		for _, base := range []uint64{0, 60, math.MaxUint64 - span + 1} {
+			var seq [4]uint64
+			var rec func(i int)
+			rec = func(i int) {
+				if i == len(seq) {
+					checkAgainstModel(t, size, seq[:])
+					return
+				}
+				for v := uint64(0); v < span; v++ {
+					seq[i] = base + v
+					rec(i + 1)
+				}
+			}
+			rec(0)
+		}
+	}
+}

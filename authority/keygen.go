@@ -39,12 +39,23 @@ func (f KeyGeneratorFunc) GenerateKeys(ctx context.Context, req KeyRequest) (*su
 // device answers with the same binding_id.
 const BindingIDHeader = "Web4-Binding-ID"
 
+// Headers of a relayed generate-keys call: the device the relay must ask (over CAN).
+const (
+	DeviceIDHeader       = "Web4-Device-ID"
+	DeviceEndpointHeader = "Web4-Device-Endpoint"
+)
+
 // HTTPKeyGenerator calls POST <Subject.Endpoint>/binding/generate-keys with the upstream body
 // {"partner_access_data": …} and the binding ID in the Web4-Binding-ID header, and reads
 // {"semi_public_key", "binding_id"}. Subject.Endpoint is the device's API base, e.g.
 // http://localhost:8080/api.
+//
+// With Relay set, the call goes to <Relay>/binding/generate-keys instead, with the subject's
+// device ID and endpoint in the Web4-Device-ID and Web4-Device-Endpoint headers: that is how the
+// app relays key generation to the pack and the modules over CAN.
 type HTTPKeyGenerator struct {
 	Client *http.Client // nil means http.DefaultClient
+	Relay  string       // API base of a relay for entities not reached over HTTP; empty: none
 }
 
 // maxDeviceAnswer bounds a device's answer.
@@ -52,20 +63,27 @@ const maxDeviceAnswer = 16 << 10
 
 // GenerateKeys implements KeyGenerator.
 func (g HTTPKeyGenerator) GenerateKeys(ctx context.Context, req KeyRequest) (*suite.PublicKey, error) {
-	if req.Subject.Type != "http" {
-		return nil, fmt.Errorf("http key generator: entity %s is reached over %q", req.Subject.DeviceID, req.Subject.Type)
+	base := req.Subject.Endpoint
+	if g.Relay != "" {
+		base = g.Relay
+	} else if req.Subject.Type != "http" {
+		return nil, fmt.Errorf("http key generator: entity %s is reached over %q and no relay is set", req.Subject.DeviceID, req.Subject.Type)
 	}
 	body, err := (&message.GenerateKeysRequest{V: message.Version1, PartnerAccessData: req.Partner}).EncodeJSON()
 	if err != nil {
 		return nil, err
 	}
-	url := strings.TrimSuffix(req.Subject.Endpoint, "/") + "/binding/generate-keys"
+	url := strings.TrimSuffix(base, "/") + "/binding/generate-keys"
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set(BindingIDHeader, message.FormatUUID(req.BindingID))
+	if g.Relay != "" {
+		hr.Header.Set(DeviceIDHeader, req.Subject.DeviceID)
+		hr.Header.Set(DeviceEndpointHeader, req.Subject.Endpoint)
+	}
 	c := g.Client
 	if c == nil {
 		c = http.DefaultClient

@@ -41,6 +41,7 @@ func commands() []command {
 		{"decode", "print what each frame of a capture (.log or .pcap) means", runDecode},
 		{"doctor", "check this machine for CAN interfaces, adapters, vcan and peer tools", runDoctor},
 		{"vectors", "check or regenerate the protocol's golden vectors", runVectors},
+		{"authority", "serve the auth controller's HTTP API or verify its ledger", runAuthority},
 	}
 }
 

@@ -24,7 +24,7 @@ var qemuModules = []string{"can", "can-raw", "can-dev", "vcan", "can-isotp"}
 // TestKernelISOTP boots the Debian kernel under qemu and runs TestGuestISOTP in it: the
 // protocol/isotp engine over this transport exchanges messages with the kernel's can-isotp.
 func TestKernelISOTP(t *testing.T) {
-	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.Qemu, Test: "^TestGuestISOTP$", Modules: qemuModules, Timeout: 90 * time.Second})
+	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.Qemu, Test: "^TestGuestISOTP$", Modules: qemuModules})
 }
 
 // Kernel ISO-TP socket options (linux/can/isotp.h).

@@ -25,16 +25,25 @@ func TestMain(m *testing.M) { os.Exit(guestkernel.Main(m)) }
 // umlModules are loaded, in this order, into every User-Mode Linux guest of this package.
 var umlModules = []string{"can", "can-raw", "can-dev", "vcan", "slcan"}
 
-// TestKernelVCAN boots User-Mode Linux and runs TestGuestVCAN in it: the transport against the
-// real kernel's vcan, checked with can-utils.
-func TestKernelVCAN(t *testing.T) {
-	peers.Tool(t, "candump", "can-utils")
-	peers.Tool(t, "cansend", "can-utils")
-	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.UML, Test: "^TestGuestVCAN$", Modules: umlModules})
+// TestKernelUML boots User-Mode Linux once and runs every UML guest test of the package in it:
+// TestGuestVCAN (the transport against the real kernel's vcan, checked with can-utils),
+// TestGuestSLCAN and TestGuestSLCANAdapter (the kernel's slcan driver and slcand).
+func TestKernelUML(t *testing.T) {
+	for _, tool := range []string{"candump", "cansend", "slcand"} {
+		peers.Tool(t, tool, "can-utils")
+	}
+	guestkernel.RunTest(t, guestkernel.Spec{
+		Kind:    guestkernel.UML,
+		Test:    "^TestGuest(VCAN|SLCAN|SLCANAdapter)$",
+		Modules: umlModules,
+	})
 }
 
 func TestGuestVCAN(t *testing.T) {
 	guestkernel.Only(t, guestkernel.UML)
+	if err := socketcan.KernelSupport(); err != nil {
+		t.Fatal(err)
+	}
 	if err := socketcan.CreateVCAN("vcan0", true); err != nil {
 		t.Fatal(err)
 	}

@@ -281,3 +281,14 @@ func parseNetlink(b []byte) ([]nlMsg, error) {
 	}
 	return out, nil
 }
+
+// KernelSupport reports whether the running kernel offers CAN raw sockets (the can and can-raw
+// modules); without them no SocketCAN endpoint can open.
+func KernelSupport() error {
+	s, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
+	if err != nil {
+		return fmt.Errorf("socketcan: this kernel offers no CAN raw sockets (modules can, can-raw): %w", err)
+	}
+	unix.Close(s)
+	return nil
+}

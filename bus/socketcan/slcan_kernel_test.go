@@ -19,18 +19,10 @@ import (
 	"github.com/modbatt/hilrun/bus/slcan/adapter"
 	"github.com/modbatt/hilrun/bus/socketcan"
 	"github.com/modbatt/hilrun/internal/guestkernel"
-	"github.com/modbatt/hilrun/internal/peers"
 )
 
-// TestKernelSLCAN boots User-Mode Linux and runs TestGuestSLCAN and TestGuestSLCANAdapter in it:
-// the kernel's slcan line discipline, attached by slcand to a pty, first against the bare
-// serial line and then against the emulated USB-CAN adapter (bus/slcan/adapter) on an emulated
-// bus. The host's /dev/pts is not the guest's, so both ends of the pty live inside the guest.
-func TestKernelSLCAN(t *testing.T) {
-	peers.Tool(t, "slcand", "can-utils")
-	peers.Tool(t, "cansend", "can-utils")
-	guestkernel.RunTest(t, guestkernel.Spec{Kind: guestkernel.UML, Test: "^TestGuestSLCAN", Modules: umlModules})
-}
+// The slcan tests run in the UML guest TestKernelUML boots. The host's /dev/pts is not the
+// guest's, so both ends of each pty live inside the guest.
 
 // openPTY returns a pty master and the path of its slave.
 func openPTY(t *testing.T) (*os.File, string) {

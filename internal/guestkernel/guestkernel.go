@@ -60,7 +60,7 @@ type Spec struct {
 	Kind    Kind
 	Test    string        // a -test.run pattern selecting the guest-side test(s)
 	Modules []string      // kernel modules by name ("can", "can-raw", "vcan" …) in load order
-	Timeout time.Duration // whole run, boot included (default 60 s)
+	Timeout time.Duration // boot, tests and power-off, not the first download (default 3 min)
 	Memory  string        // guest memory (default 256M for UML, 512 for qemu)
 }
 

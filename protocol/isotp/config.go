@@ -14,6 +14,12 @@ type Config struct {
 	BlockSize uint8         // BS: CFs per block, 0 = no further flow control
 	STmin     time.Duration // separation time between CFs, encoded with EncodeSTmin
 
+	// RxWaits makes the receiver answer each first frame and each completed block with this
+	// many WAIT flow controls, RxWaitGap apart, before the CTS: a test hook that exercises a
+	// sender's N_Bs and N_WFTmax handling. Profile v1 receivers never send WAIT (0).
+	RxWaits   int
+	RxWaitGap time.Duration // 0 means half of N_Bs
+
 	// Flow control this node accepts from its receivers.
 	WFTmax int // WAIT flow controls accepted in a row before giving up (N_WFTmax); 0 = none
 
@@ -71,9 +77,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = DefaultMaxSessions
 	}
+	if c.RxWaitGap <= 0 {
+		c.RxWaitGap = c.NBs / 2
+	}
 	switch {
-	case c.WFTmax < 0:
-		return c, fmt.Errorf("isotp: negative N_WFTmax")
+	case c.WFTmax < 0 || c.RxWaits < 0:
+		return c, fmt.Errorf("isotp: negative N_WFTmax or RxWaits")
 	case int64(c.MaxMessage) > MaxMessageLen:
 		return c, fmt.Errorf("isotp: maximum message %d exceeds the 32-bit FF_DL", c.MaxMessage)
 	case c.STmin < 0 || c.STmin > 127*time.Millisecond:

@@ -76,6 +76,9 @@ func fuzzReassembleBody(t *testing.T, in []byte) {
 	}
 	c := ProfileV1FD()
 	c.MaxMessage, c.MaxSessions = maxMsg, maxSessions
+	if len(in) > 0 && in[0]&0x80 != 0 { // sometimes withhold the CTS behind a WAIT
+		c.RxWaits = 1
+	}
 	n, err := NewNode(packAddr, c)
 	if err != nil {
 		t.Fatal(err)

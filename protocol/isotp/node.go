@@ -71,7 +71,8 @@ type reception struct {
 	buf      []byte
 	sn       uint8
 	inBlock  int
-	deadline time.Time // N_Cr
+	deadline time.Time // N_Cr, or when the next WAIT or CTS is due while withholding CTS
+	waits    int       // WAITs still to send before the CTS (Config.RxWaits)
 }
 
 type txState int
@@ -263,11 +264,32 @@ func (n *Node) first(id canid.ID, f *bus.Frame, p PDU, now time.Time) (Output, e
 		return out, &Error{ID: id, Err: ErrTooManySessions, Detail: "receptions"}
 	}
 	r := &reception{id: id, raw: f.ID, fd: f.FD, brs: f.BRS, rxDL: int(f.Len), size: int(p.Length),
-		buf: make([]byte, 0, p.Length), sn: 1, deadline: now.Add(n.cfg.NCr)}
+		buf: make([]byte, 0, p.Length), sn: 1}
 	r.buf = append(r.buf, p.Data...)
 	n.rx[k] = r
-	out.Frames = append(out.Frames, fc.FlowControl(reply, ContinueToSend, n.cfg.BlockSize, EncodeSTmin(n.cfg.STmin)))
+	n.startFC(r, now, &out)
 	return out, nil
+}
+
+// startFC answers a first frame or a completed block: CTS at once, or first the configured WAITs.
+func (n *Node) startFC(r *reception, now time.Time, out *Output) {
+	r.waits = n.cfg.RxWaits
+	n.nextFC(r, now, out)
+}
+
+// nextFC sends the next flow control of a reception: a WAIT while some are left, else the CTS.
+func (n *Node) nextFC(r *reception, now time.Time, out *Output) {
+	fc := Format{FD: r.fd, BRS: r.brs, Pad: n.cfg.Pad, PadByte: n.cfg.PadByte}
+	reply := r.id.Reply().Encode()
+	if r.waits > 0 {
+		r.waits--
+		out.Frames = append(out.Frames, fc.FlowControl(reply, Wait, 0, 0))
+		r.deadline = now.Add(n.cfg.RxWaitGap)
+		return
+	}
+	r.waits = -1 // CTS sent: CFs may come
+	out.Frames = append(out.Frames, fc.FlowControl(reply, ContinueToSend, n.cfg.BlockSize, EncodeSTmin(n.cfg.STmin)))
+	r.deadline = now.Add(n.cfg.NCr)
 }
 
 // fcFormat answers in the frame format the sender used.
@@ -278,7 +300,7 @@ func (n *Node) fcFormat(f *bus.Frame) Format {
 func (n *Node) consecutive(id canid.ID, f *bus.Frame, p PDU, now time.Time) (Output, error) {
 	k := key{id.Src, id.Type}
 	r, ok := n.rx[k]
-	if !ok || r.raw != f.ID || r.fd != f.FD {
+	if !ok || r.raw != f.ID || r.fd != f.FD || r.waits >= 0 {
 		n.stats.Unexpected++
 		return Output{}, &Error{ID: id, Err: ErrUnexpectedCF}
 	}
@@ -315,8 +337,7 @@ func (n *Node) consecutive(id canid.ID, f *bus.Frame, p PDU, now time.Time) (Out
 		r.inBlock++
 		if r.inBlock == int(n.cfg.BlockSize) {
 			r.inBlock = 0
-			fc := Format{FD: r.fd, BRS: r.brs, Pad: n.cfg.Pad, PadByte: n.cfg.PadByte}
-			out.Frames = append(out.Frames, fc.FlowControl(r.id.Reply().Encode(), ContinueToSend, n.cfg.BlockSize, EncodeSTmin(n.cfg.STmin)))
+			n.startFC(r, now, &out)
 		}
 	}
 	return out, nil
@@ -393,6 +414,10 @@ func (n *Node) Tick(now time.Time) Output {
 	var out Output
 	for _, k := range sortedKeys(n.rx) {
 		r := n.rx[k]
+		if r.waits >= 0 && !now.Before(r.deadline) { // withholding CTS: the next FC is due
+			n.nextFC(r, now, &out)
+			continue
+		}
 		if !now.Before(r.deadline) {
 			delete(n.rx, k)
 			n.stats.Timeouts++

@@ -711,3 +711,57 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	}
 }
+
+func TestReceiverWaits(t *testing.T) {
+	tests := []struct {
+		name     string
+		waits    int
+		gap      time.Duration
+		bs       uint8
+		wftmax   int
+		sendErr  error
+		recvErr  error
+		fcFrames int
+	}{
+		{name: "three WAITs then CTS", waits: 3, wftmax: 8, fcFrames: 4},
+		{name: "WAITs before every block", waits: 2, bs: 4, wftmax: 8, fcFrames: 3 * 4},                                            // 14 CFs: 4 FCs
+		{name: "more WAITs than the sender takes", waits: 3, wftmax: 2, sendErr: ErrWaitLimit, recvErr: ErrTimeoutCr, fcFrames: 4}, // the CTS still goes out
+		{name: "WAITs slower than N_Bs", waits: 1, gap: 1500 * time.Millisecond, wftmax: 8, sendErr: ErrTimeoutBs, recvErr: ErrTimeoutCr, fcFrames: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, rc := ProfileV1(), ProfileV1()
+			sc.WFTmax = tc.wftmax
+			rc.RxWaits, rc.RxWaitGap, rc.BlockSize = tc.waits, tc.gap, tc.bs
+			w := newWire(t, mustNode(t, modAddr, sc), mustNode(t, packAddr, rc))
+			w.send(modAddr, Message{ID: cmdID, Data: seq(100)}) // FF + 14 CFs
+			w.run()
+			d := w.done[modAddr]
+			if len(d) != 1 || !errors.Is(d[0].Err, tc.sendErr) || (tc.sendErr == nil) != (d[0].Err == nil) {
+				t.Fatalf("sender: %+v", d)
+			}
+			if tc.recvErr == nil {
+				if len(w.msgs[packAddr]) != 1 || len(w.errs[packAddr]) != 0 {
+					t.Fatalf("receiver: %v", w.errs[packAddr])
+				}
+			} else if e := w.errs[packAddr]; len(e) != 1 || !errors.Is(e[0], tc.recvErr) {
+				t.Fatalf("receiver: %v", e)
+			}
+			fcs := 0
+			for i, s := range w.log {
+				if s.from != packAddr {
+					continue
+				}
+				fcs++
+				if i > 0 && s.f.Data[0] == 0x31 && tc.gap == 0 {
+					if prev := w.log[i-1]; prev.from == packAddr && s.at.Sub(prev.at) != 500*time.Millisecond {
+						t.Errorf("WAITs %v apart", s.at.Sub(prev.at))
+					}
+				}
+			}
+			if fcs != tc.fcFrames {
+				t.Errorf("%d flow controls, want %d", fcs, tc.fcFrames)
+			}
+		})
+	}
+}

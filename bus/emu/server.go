@@ -283,7 +283,7 @@ func (s *Server) writeLoop(ctx context.Context, c net.Conn, ep *Endpoint, stampe
 }
 
 func remoteName(c net.Conn) string {
-	if a := c.RemoteAddr(); a != nil && a.String() != "" {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
 		return a.String()
 	}
 	return c.LocalAddr().String()

@@ -75,6 +75,7 @@ func NewConn(ep bus.Endpoint, clk clock.Clock, node *Node, opts ...ConnOption) *
 
 // Send sends msg and waits until its last frame has been handed to the endpoint or the
 // transmission failed. If ctx ends first, Send returns and the transmission runs on to its end.
+// While a transmission to the same destination and type runs, Send fails at once with ErrBusy.
 func (c *Conn) Send(ctx context.Context, msg Message) error {
 	req := sendReq{msg: msg, res: make(chan error, 1)}
 	select {

@@ -81,8 +81,10 @@ func (k *QemuKernel) Run(ctx context.Context, binary, work string, spec Spec) (R
 	cmd.Stdout = &console
 	cmd.Stderr = &console
 	cmd.WaitDelay = 2 * time.Second
+	ownGroup(cmd)
 	start := time.Now()
 	runErr := cmd.Run()
+	_ = killGroup(cmd)
 	res := Result{Console: strings.ReplaceAll(console.String(), "\r\n", "\n"), Elapsed: time.Since(start), ExitCode: -1}
 	var exit *exec.ExitError
 	switch {

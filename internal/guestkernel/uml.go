@@ -72,8 +72,10 @@ func (k *UMLKernel) Run(ctx context.Context, binary, out string, spec Spec) (Res
 	// the guest touches is written back and booting takes many times longer.
 	cmd.Env = append(os.Environ(), "TMPDIR="+memoryDir(out))
 	cmd.WaitDelay = 2 * time.Second
+	ownGroup(cmd)
 	start := time.Now()
 	runErr := cmd.Run()
+	_ = killGroup(cmd)
 	res := Result{Console: console.String(), Elapsed: time.Since(start), ExitCode: -1}
 	if runErr != nil {
 		return res, fmt.Errorf("guestkernel: linux.uml: %w", runErr)

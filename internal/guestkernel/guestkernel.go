@@ -8,6 +8,20 @@
 // and reports the guest's exit status and console. The guest side (Main, called from TestMain)
 // notices it is init inside a guest, mounts the pseudo file systems, loads the CAN modules, runs
 // the selected test and powers the guest off.
+//
+// A package with guest tests calls Main from its TestMain, starts each guest-side test with Only,
+// and has a host-side test call RunTest with a -test.run pattern naming the guest-side tests;
+// `go test -run TestKernel -v ./bus/socketcan/` shows a guest's console. The kernel packages are
+// unpacked under CacheDir (HILRUN_KERNEL_CACHE overrides it) and reused without asking apt again
+// unless HILRUN_KERNEL_REFRESH=1; the first run needs apt lists (apt-get update is tried, which
+// needs root) and about 110 MB of downloads. Nothing here needs root on the host kernel.
+//
+// Facts this relies on: UML exits 0 whatever init does, so the guest writes its exit code into a
+// host directory it mounts read-write over hostfs; qemu exits with 2*code+1 when the guest writes
+// code to the isa-debug-exit port (0xf4, written through /dev/port); both also print the code on
+// the console. Words of the form NAME=value on a kernel command line reach init as environment
+// variables. Under qemu's TCG the Debian kernel's IO-APIC timer check can fail on a loaded host,
+// hence no_timer_check.
 package guestkernel
 
 import (

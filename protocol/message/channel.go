@@ -77,6 +77,9 @@ func CheckCarrier(m any, id canid.ID) error {
 	if _, ack := m.(*Ack); ack && id.Type == canid.TypeEmergencyAck {
 		typeOK = true // the ACK of an emergency isolate travels at its priority
 	}
+	if _, tel := m.(*Telemetry); tel && !id.Encrypted && typeOK {
+		return nil // telemetry may travel in the clear where the pairing's policy allows it
+	}
 	if !typeOK || id.Encrypted != car.Encrypted || (car.Encrypted && id.Level != car.Level) {
 		return fmt.Errorf("%w: %T travels as %s (encrypted %v, level %s), not %s", ErrInvalid, m, car.Type, car.Encrypted, car.Level, id)
 	}

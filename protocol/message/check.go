@@ -30,13 +30,6 @@ func (c *checker) size(field string, key int64, b []byte, n int) {
 	}
 }
 
-// optSize checks an optional byte field: absent, or exactly n bytes.
-func (c *checker) optSize(field string, key int64, b []byte, n int) {
-	if b != nil {
-		c.size(field, key, b, n)
-	}
-}
-
 func (c *checker) text(field string, key int64, s string, required bool) {
 	switch {
 	case len(s) > maxText:

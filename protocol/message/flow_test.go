@@ -201,3 +201,30 @@ func TestSectionSealedForOneEntity(t *testing.T) {
 		t.Fatalf("stranger: %v", err)
 	}
 }
+
+func TestCheckCarrier(t *testing.T) {
+	s := samples(t)
+	cases := []struct {
+		name string
+		m    any
+		id   canid.ID
+		ok   bool
+	}{
+		{"command at pairing level", s["Command"], canid.New(canid.TypeCommand, true, canid.LevelPairing, 1, canid.AddrPack), true},
+		{"command in the clear", s["Command"], canid.New(canid.TypeCommand, false, 0, 1, canid.AddrPack), false},
+		{"command at exchange level", s["Command"], canid.New(canid.TypeCommand, true, canid.LevelExchange, 1, canid.AddrPack), false},
+		{"ack on emergency-ack", s["Ack"], canid.New(canid.TypeEmergencyAck, true, canid.LevelPairing, canid.AddrPack, 1), true},
+		{"telemetry clear", s["Telemetry"], canid.New(canid.TypeTelemetry, false, 0, canid.AddrPack, 1), true},
+		{"telemetry exchange", s["Telemetry"], canid.New(canid.TypeTelemetry, true, canid.LevelExchange, canid.AddrPack, 1), true},
+		{"witness clear", s["Witness"], canid.New(canid.TypeWitness, false, 0, canid.AddrApp, canid.AddrPack), false},
+		{"witness binding", s["Witness"], canid.New(canid.TypeWitness, true, canid.LevelBinding, canid.AddrApp, canid.AddrPack), true},
+		{"announce", s["Announce"], canid.New(canid.TypeAnnounce, false, 0, canid.AddrPack, 1), true},
+		{"announce on telemetry", s["Announce"], canid.New(canid.TypeTelemetry, false, 0, canid.AddrPack, 1), false},
+		{"section alone", s["EntitySection"], canid.New(canid.TypePairingCert, true, canid.LevelBinding, 1, canid.AddrPack), false},
+	}
+	for _, c := range cases {
+		if err := CheckCarrier(c.m, c.id); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package authority
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"time"
@@ -193,7 +194,7 @@ func (a *Authority) GenerateKeys(ctx context.Context, req GenerateKeysRequest) (
 		b.Parties[side].KID = pub.KID()
 		if _, err := appendEntry(tx, now.UnixMilli(), KindBindingKey, id, map[string]string{
 			"entity": req.AccessData.DeviceID, "role": role.String(), "partner": req.PartnerAccessData.DeviceID,
-			"kid": kidHex(pub.KID()), "key": hex.EncodeToString(pub.Bytes()),
+			"kid": kidHex(pub.KID()), "key_sha256": keyDigest(pub.Bytes()),
 		}); err != nil {
 			return err
 		}
@@ -296,6 +297,13 @@ func (a *Authority) Binding(idText string) (*BindingInfo, error) {
 		info.Expires = rfc3339(b.Expires)
 	}
 	return info, nil
+}
+
+// keyDigest is what the ledger keeps of a semi-public key: the ledger is readable by anyone who
+// can reach the API, and the key itself goes to bound partners only.
+func keyDigest(sec1 []byte) string {
+	h := sha256.Sum256(sec1)
+	return hex.EncodeToString(h[:])
 }
 
 func rfc3339(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -23,6 +25,36 @@ const (
 	KindPairingModified    = "pairing.modified"    // L6 modification
 	KindPairingTimedOut    = "pairing.timed_out"   // partial pairing abandoned
 )
+
+// entryJSON is an entry in the HTTP API: hashes and the subject in lower-case hex.
+type entryJSON struct {
+	Index   uint64            `json:"index"`
+	Time    int64             `json:"time_ms"`
+	Prev    string            `json:"prev"`
+	Kind    string            `json:"kind"`
+	Subject string            `json:"subject"`
+	Data    map[string]string `json:"data,omitempty"`
+	Hash    string            `json:"hash"`
+}
+
+// MarshalJSON writes byte fields as hex.
+func (e *Entry) MarshalJSON() ([]byte, error) {
+	return json.Marshal(entryJSON{e.Index, e.Time, hex.EncodeToString(e.Prev), e.Kind, hex.EncodeToString(e.Subject), e.Data, hex.EncodeToString(e.Hash)})
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	var j entryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var err [3]error
+	e.Index, e.Time, e.Kind, e.Data = j.Index, j.Time, j.Kind, j.Data
+	e.Prev, err[0] = hex.DecodeString(j.Prev)
+	e.Subject, err[1] = hex.DecodeString(j.Subject)
+	e.Hash, err[2] = hex.DecodeString(j.Hash)
+	return errors.Join(err[:]...)
+}
 
 // ledgerVersion is element 0 of every encoded entry.
 const ledgerVersion = 1

@@ -171,6 +171,9 @@ func (a *Authority) IssuePairing(req IssuePairingRequest) (*IssuePairingResponse
 		case StatusPending:
 			return errf(CodeBindingIncomplete, "binding %s is pending", message.FormatUUID(b.ID))
 		}
+		if now.Unix() > b.Expires {
+			return errf(CodeConflict, "binding %s expired at %s; re-bind", message.FormatUUID(b.ID), rfc3339(b.Expires))
+		}
 		ia := b.party(req.Entities[0])
 		parties := [2]partyRecord{b.Parties[ia], b.Parties[1-ia]}
 		var ents []message.Entity

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -166,4 +167,41 @@ func checkIndexed(t *testing.T, dir string, n uint64) {
 		})
 		return nil
 	})
+}
+
+// TestStateFiles: the signing key is the only key file, mode 0600, and Serve stops cleanly when
+// its context ends.
+func TestStateFiles(t *testing.T) {
+	w := newWorld(t, 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.a.Serve(ctx, ln) }()
+	c := &Client{BaseURL: "http://" + ln.Addr().String()}
+	if _, _, err := c.Authority(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	w.close()
+	ents, err := os.ReadDir(w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", e.Name(), fi.Mode().Perm())
+		}
+	}
+	if len(names) != 2 || names[0] != DBFile || names[1] != KeyFile {
+		t.Fatalf("state files %v", names)
+	}
 }

@@ -16,13 +16,12 @@ type hub struct {
 }
 
 type hubEP struct {
-	h      *hub
-	rx     chan bus.Received
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	stats  bus.Stats
-	closed bool
+	h     *hub
+	rx    chan bus.Received
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	stats bus.Stats
 }
 
 func (h *hub) join() *hubEP {

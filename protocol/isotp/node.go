@@ -2,6 +2,7 @@ package isotp
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -375,6 +376,15 @@ func (n *Node) flowControl(id canid.ID, p PDU, now time.Time) (Output, error) {
 
 // emit sends the CFs that are due: one when STmin > 0, else the rest of the block.
 func (n *Node) emit(k key, t *transmission, now time.Time, out *Output) {
+	per := n.cfg.txDL() - cfPCILen
+	burst := (len(t.data) - t.off + per - 1) / per
+	switch {
+	case t.stmin > 0:
+		burst = 1
+	case t.bs > 0:
+		burst = min(burst, t.left)
+	}
+	out.Frames = slices.Grow(out.Frames, burst)
 	for {
 		f, used := n.cfg.Consecutive(t.raw, t.sn, t.data[t.off:])
 		out.Frames = append(out.Frames, f)

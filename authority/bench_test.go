@@ -22,12 +22,8 @@ func BenchmarkIssuePairing(b *testing.B) {
 			defer w.close()
 			if sync {
 				w.close()
-				a, err := Open(Options{Dir: w.dir, Clock: w.clk, Rand: newReader("bench"), KeyGenerators: w.fleet.generators()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				w.a = a
-				w.srv.Config.Handler = a.Handler()
+				w.sync = true
+				w.open()
 			}
 			bid := w.bind(w.pack, w.mods[0])
 			req := IssuePairingRequest{BindingID: bid, Context: "battery_management", Entities: [2]string{w.pack.id(), w.mods[0].id()}}

@@ -111,6 +111,7 @@ type world struct {
 	pack  *device
 	mods  []*device
 	ctx   context.Context
+	sync  bool // fsync every commit (benchmarks); tests run without
 }
 
 func newWorld(t testing.TB, mods int) *world {
@@ -128,7 +129,7 @@ func newWorld(t testing.TB, mods int) *world {
 func (w *world) open() {
 	w.t.Helper()
 	a, err := Open(Options{Dir: w.dir, Clock: w.clk, Rand: newReader("authority " + w.dir + time.Duration(w.clk.Now().UnixNano()).String()),
-		KeyGenerators: w.fleet.generators(), NoSync: true})
+		KeyGenerators: w.fleet.generators(), NoSync: !w.sync})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -44,7 +44,11 @@ func (d Dialer) Dial(ctx context.Context, address string) (*Client, error) {
 	if q <= 0 {
 		q = DefaultRxQueue
 	}
-	c := &Client{conn: conn, stamped: a.Mode == Framed, rx: make(chan item, q), done: make(chan struct{})}
+	c := &Client{
+		conn: conn, stamped: a.Mode == Framed,
+		rx: make(chan item, q), tx: make(chan bus.Frame, DefaultTxQueue),
+		done: make(chan struct{}), broken: make(chan struct{}), wdone: make(chan struct{}),
+	}
 	br := bufio.NewReaderSize(conn, 32<<10)
 	if a.Mode == Framed {
 		if dl, ok := ctx.Deadline(); ok {
@@ -65,6 +69,7 @@ func (d Dialer) Dial(ctx context.Context, address string) (*Client, error) {
 		c.caps = bus.Capabilities{FD: true, Remote: true} // unknown: the server decides
 	}
 	go c.readLoop(NewReader(br, c.stamped))
+	go c.writeLoop()
 	return c, nil
 }
 
@@ -92,11 +97,12 @@ type Client struct {
 	stamped bool
 	caps    bus.Capabilities
 
-	wmu  sync.Mutex
-	wbuf []byte
-
 	rx        chan item
-	done      chan struct{}
+	tx        chan bus.Frame
+	done      chan struct{} // Close was called
+	wdone     chan struct{} // the writer has flushed and stopped
+	broken    chan struct{} // a write failed: the stream is unusable
+	breakOnce sync.Once
 	closeOnce sync.Once
 	busOff    atomic.Bool
 
@@ -163,7 +169,7 @@ func (c *Client) push(it item) bool {
 	}
 }
 
-// Send writes f to the server.
+// Send queues f for the server; frames queued together go out in one write.
 func (c *Client) Send(ctx context.Context, f bus.Frame) error {
 	fail := func(err error) error {
 		c.txErrors.Add(1)
@@ -181,35 +187,58 @@ func (c *Client) Send(ctx context.Context, f bus.Frame) error {
 	select {
 	case <-c.done:
 		return bus.ErrClosed
+	case <-c.broken:
+		return fail(fmt.Errorf("emu: send: %w", bus.ErrUnplugged))
 	default:
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	select {
+	case c.tx <- f:
+		c.txFrames.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return bus.ErrClosed
+	case <-c.broken:
+		return fail(fmt.Errorf("emu: send: %w", bus.ErrUnplugged))
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.wbuf = AppendMessage(c.wbuf[:0], c.stamped, &Message{Frame: f})
-	stop := context.AfterFunc(ctx, func() { c.conn.SetWriteDeadline(time.Unix(1, 0)) })
-	n, err := c.conn.Write(c.wbuf)
-	if !stop() {
-		c.conn.SetWriteDeadline(time.Time{})
-		if err != nil && n > 0 {
-			c.Close() // a record cut in half would desynchronise the stream
+}
+
+// writeLoop writes queued frames, batching what is queued, until Close; then it flushes.
+func (c *Client) writeLoop() {
+	defer close(c.wdone)
+	var buf []byte
+	flush := func() bool {
+		if len(buf) == 0 {
+			return true
 		}
+		_, err := c.conn.Write(buf)
+		buf = buf[:0]
 		if err != nil {
-			return ctx.Err()
+			c.breakOnce.Do(func() { close(c.broken) })
+			return false
 		}
+		return true
 	}
-	if err != nil {
+	add := func(f bus.Frame) { buf = AppendMessage(buf, c.stamped, &Message{Frame: f}) }
+	for {
 		select {
+		case f := <-c.tx:
+			add(f)
+			for len(buf) < 32<<10 && len(c.tx) > 0 {
+				add(<-c.tx)
+			}
+			if !flush() {
+				return
+			}
 		case <-c.done:
-			return bus.ErrClosed
-		default:
+			for len(c.tx) > 0 {
+				add(<-c.tx)
+			}
+			flush()
+			return
 		}
-		return fail(fmt.Errorf("emu: send: %w: %w", bus.ErrUnplugged, err))
 	}
-	c.txFrames.Add(1)
-	return nil
 }
 
 // Receive returns the next frame from the bus; a bus-off is reported as an error wrapping
@@ -245,11 +274,13 @@ func (c *Client) Stats() bus.Stats {
 	}
 }
 
-// Close leaves the bus.
+// Close sends what is queued and leaves the bus.
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.conn.SetWriteDeadline(time.Now().Add(time.Second)) // a server that stopped reading
+		<-c.wdone
 		err = c.conn.Close()
 	})
 	return err

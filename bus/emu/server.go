@@ -103,7 +103,6 @@ type Server struct {
 	accepted, malformed, cut atomic.Uint64
 	active                   atomic.Int64
 	seq                      atomic.Uint64
-	wg                       sync.WaitGroup
 }
 
 // NewServer serves b; log nil means the bus's logger.
@@ -202,7 +201,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn, mode Mode) {
 	go func() {
 		defer close(done)
 		defer cancel()
-		if err := s.writeLoop(ctx, c, ep, mode == Framed); err != nil && ctx.Err() == nil {
+		if err := s.writeLoop(ctx, c, ep, mode == Framed); ctx.Err() == nil {
 			s.log.Debug("emu: write to client failed", "endpoint", name, "err", err)
 		}
 	}()
@@ -243,7 +242,8 @@ func (s *Server) handle(ctx context.Context, c net.Conn, mode Mode) {
 	<-done
 }
 
-// writeLoop sends the endpoint's frames and controller events, batching what is queued.
+// writeLoop sends the endpoint's frames and controller events, batching what is queued, until
+// it fails or ctx ends.
 func (s *Server) writeLoop(ctx context.Context, c net.Conn, ep *Endpoint, stamped bool) error {
 	bw := bufio.NewWriterSize(c, 32<<10)
 	var buf []byte

@@ -42,6 +42,7 @@ func commands() []command {
 		{"doctor", "check this machine for CAN interfaces, adapters, vcan and peer tools", runDoctor},
 		{"vectors", "check or regenerate the protocol's golden vectors", runVectors},
 		{"authority", "serve the auth controller's HTTP API or verify its ledger", runAuthority},
+		{"slcan-adapter", "emulate a serial (slcan) USB-CAN adapter on a pty, bridged to an emulated bus", runSlcanAdapter},
 	}
 }
 

@@ -133,23 +133,60 @@ func checkVersion(name string, raw cbor.RawMessage) error {
 	return nil
 }
 
-// checkKeys compares the map's keys with the struct's keyasint tags: keys the struct does not
-// know are ErrUnknownField, tags without omitempty are required.
-func checkKeys(name string, t reflect.Type, keys map[int64]cbor.RawMessage) error {
-	known := make(map[int64]bool, t.NumField())
+// keyTable is what checkKeys needs of a struct type: its known keys and which are required.
+type keyTable struct {
+	known    map[int64]bool
+	required []keyField
+}
+
+type keyField struct {
+	key  int64
+	name string
+}
+
+// keyTables holds the table of every catalogue type. It is filled in init and only read after.
+var keyTables = map[reflect.Type]*keyTable{}
+
+func init() {
+	for _, v := range []any{GenerateKeysRequest{}, GenerateKeysResponse{}, BindingClaims{}, PairingMetadata{},
+		EntitySection{}, HandshakeSection{}, PairingCertificate{}, KeyHalf{}, Completion{}, Announce{}, Witness{},
+		SignedHandshake{}, PairedHandshake{}, Command{}, Ack{}, Escalation{}, Telemetry{}, PairingValidation{},
+		BindingValidation{}, ValidationResult{}} {
+		t := reflect.TypeOf(v)
+		keyTables[t] = newKeyTable(t)
+	}
+}
+
+func newKeyTable(t reflect.Type) *keyTable {
+	kt := &keyTable{known: make(map[int64]bool, t.NumField())}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		key, omit, ok := tagKey(f)
 		if !ok {
 			continue
 		}
-		known[key] = true
-		if _, present := keys[key]; !present && !omit {
-			return fieldErr(name, f.Name, key, ErrMissingField, "")
+		kt.known[key] = true
+		if !omit {
+			kt.required = append(kt.required, keyField{key, f.Name})
+		}
+	}
+	return kt
+}
+
+// checkKeys compares the map's keys with the struct's keyasint tags: keys the struct does not
+// know are ErrUnknownField, tags without omitempty are required.
+func checkKeys(name string, t reflect.Type, keys map[int64]cbor.RawMessage) error {
+	kt := keyTables[t]
+	if kt == nil {
+		kt = newKeyTable(t)
+	}
+	for _, f := range kt.required {
+		if _, present := keys[f.key]; !present {
+			return fieldErr(name, f.name, f.key, ErrMissingField, "")
 		}
 	}
 	for k, v := range keys {
-		if !known[k] {
+		if !kt.known[k] {
 			return fieldErr(name, "", k, ErrUnknownField, "")
 		}
 		// null and undefined would decode as a zero value and re-encode the same.

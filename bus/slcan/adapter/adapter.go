@@ -202,7 +202,8 @@ func (a *Adapter) write(w io.Writer, line []byte) bool {
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
 	if dl, ok := w.(deadliner); ok {
-		dl.SetWriteDeadline(a.cfg.Clock.Now().Add(a.cfg.WriteTimeout))
+		// A descriptor deadline is wall-clock time whatever clock the adapter models.
+		dl.SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
 	}
 	_, err := w.Write(line)
 	return err == nil

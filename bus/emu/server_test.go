@@ -130,7 +130,11 @@ func TestArbitrationAcrossClients(t *testing.T) {
 	waitFor(t, "frames queued", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		return len(b.eps[0].txq)+len(b.eps[1].txq) == 2
+		n := 0
+		for _, ep := range b.eps {
+			n += len(ep.txq)
+		}
+		return n == 2
 	})
 	got := collect(t, sim, rx, 2)
 	if got[0].Frame.ID != 0x100 || got[1].Frame.ID != 0x300 {

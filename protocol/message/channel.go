@@ -115,7 +115,7 @@ func OpenEnvelope(ch *suite.Channel, id canid.ID, env []byte) (uint64, []byte, e
 // SealMessage encodes an unsigned channel-protected structure (Command, Ack, PairedHandshake,
 // Telemetry, Escalation, Completion) and seals it for the CAN identifier id with the caller's
 // counter. The AAD is the CAN ID and the envelope header (see suite.Channel).
-func SealMessage(ch *suite.Channel, id canid.ID, counter uint64, m validator) ([]byte, error) {
+func SealMessage(ch *suite.Channel, id canid.ID, counter uint64, m Structure) ([]byte, error) {
 	if err := CheckCarrier(m, id); err != nil {
 		return nil, err
 	}

@@ -56,8 +56,8 @@ func init() {
 	}
 }
 
-// validator is implemented by every structure of the catalogue.
-type validator interface {
+// Structure is implemented by every structure of the catalogue (pointer receivers).
+type Structure interface {
 	Validate() error
 }
 
@@ -71,7 +71,7 @@ func marshal(v any) ([]byte, error) {
 }
 
 // encode validates v and encodes it deterministically.
-func encode(v validator) ([]byte, error) {
+func encode(v Structure) ([]byte, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func encode(v validator) ([]byte, error) {
 // decode parses data strictly into v (a pointer to a struct of the catalogue) and validates it:
 // size limit, well-formed CBOR, version 1, no unknown keys, every required key present, right
 // types, deterministic encoding, then v.Validate.
-func decode(data []byte, v validator) error {
+func decode(data []byte, v Structure) error {
 	name := reflect.TypeOf(v).Elem().Name()
 	if len(data) > MaxMessageSize {
 		return fieldErr(name, "", -1, ErrSize, "%d bytes, limit %d", len(data), MaxMessageSize)

@@ -10,14 +10,14 @@ import (
 )
 
 // samples returns a valid instance of every top-level structure of the catalogue.
-func samples(t testing.TB) map[string]validator {
+func samples(t testing.TB) map[string]Structure {
 	w := newWorld(t)
 	now := t0.Unix()
 	h := bytes.Repeat([]byte{0xab}, 32)
 	st := uint8(3)
 	esc := &Escalation{V: Version1, Target: L5PairedCommand, Reason: ReasonTempStep, Urgency: UrgencyHigh, Source: 0x01, Count: 2, At: now}
 	kid := w.module.Public().KID()
-	return map[string]validator{
+	return map[string]Structure{
 		"GenerateKeysRequest":  &GenerateKeysRequest{V: Version1, PartnerAccessData: w.md.Entities[0].Access},
 		"GenerateKeysResponse": &GenerateKeysResponse{V: Version1, SemiPublicKey: w.module.Public().Bytes(), BindingID: []byte("binding-00000001"), KID: kid, Alg: AlgES256},
 		"BindingClaims": &BindingClaims{V: Version1, Issuer: "auth-01", Subject: "BM-00001", Audience: "PC-12345",
@@ -53,27 +53,27 @@ func samples(t testing.TB) map[string]validator {
 func ptr[T any](v T) *T { return &v }
 
 // decoders maps each structure to its exported decoder.
-var decoders = map[string]func([]byte) (validator, error){
-	"GenerateKeysRequest":  func(b []byte) (validator, error) { return DecodeGenerateKeysRequest(b) },
-	"GenerateKeysResponse": func(b []byte) (validator, error) { return DecodeGenerateKeysResponse(b) },
-	"BindingClaims":        func(b []byte) (validator, error) { return DecodeBindingClaims(b) },
-	"PairingMetadata":      func(b []byte) (validator, error) { return DecodePairingMetadata(b) },
-	"EntitySection":        func(b []byte) (validator, error) { return DecodeEntitySection(b) },
-	"HandshakeSection":     func(b []byte) (validator, error) { return DecodeHandshakeSection(b) },
-	"PairingCertificate":   func(b []byte) (validator, error) { return DecodePairingCertificate(b) },
-	"KeyHalf":              func(b []byte) (validator, error) { return DecodeKeyHalf(b) },
-	"Completion":           func(b []byte) (validator, error) { return DecodeCompletion(b) },
-	"Announce":             func(b []byte) (validator, error) { return DecodeAnnounce(b) },
-	"Witness":              func(b []byte) (validator, error) { return DecodeWitness(b) },
-	"SignedHandshake":      func(b []byte) (validator, error) { return DecodeSignedHandshake(b) },
-	"PairedHandshake":      func(b []byte) (validator, error) { return DecodePairedHandshake(b) },
-	"Command":              func(b []byte) (validator, error) { return DecodeCommand(b) },
-	"Ack":                  func(b []byte) (validator, error) { return DecodeAck(b) },
-	"Escalation":           func(b []byte) (validator, error) { return DecodeEscalation(b) },
-	"Telemetry":            func(b []byte) (validator, error) { return DecodeTelemetry(b) },
-	"PairingValidation":    func(b []byte) (validator, error) { return DecodePairingValidation(b) },
-	"BindingValidation":    func(b []byte) (validator, error) { return DecodeBindingValidation(b) },
-	"ValidationResult":     func(b []byte) (validator, error) { return DecodeValidationResult(b) },
+var decoders = map[string]func([]byte) (Structure, error){
+	"GenerateKeysRequest":  func(b []byte) (Structure, error) { return DecodeGenerateKeysRequest(b) },
+	"GenerateKeysResponse": func(b []byte) (Structure, error) { return DecodeGenerateKeysResponse(b) },
+	"BindingClaims":        func(b []byte) (Structure, error) { return DecodeBindingClaims(b) },
+	"PairingMetadata":      func(b []byte) (Structure, error) { return DecodePairingMetadata(b) },
+	"EntitySection":        func(b []byte) (Structure, error) { return DecodeEntitySection(b) },
+	"HandshakeSection":     func(b []byte) (Structure, error) { return DecodeHandshakeSection(b) },
+	"PairingCertificate":   func(b []byte) (Structure, error) { return DecodePairingCertificate(b) },
+	"KeyHalf":              func(b []byte) (Structure, error) { return DecodeKeyHalf(b) },
+	"Completion":           func(b []byte) (Structure, error) { return DecodeCompletion(b) },
+	"Announce":             func(b []byte) (Structure, error) { return DecodeAnnounce(b) },
+	"Witness":              func(b []byte) (Structure, error) { return DecodeWitness(b) },
+	"SignedHandshake":      func(b []byte) (Structure, error) { return DecodeSignedHandshake(b) },
+	"PairedHandshake":      func(b []byte) (Structure, error) { return DecodePairedHandshake(b) },
+	"Command":              func(b []byte) (Structure, error) { return DecodeCommand(b) },
+	"Ack":                  func(b []byte) (Structure, error) { return DecodeAck(b) },
+	"Escalation":           func(b []byte) (Structure, error) { return DecodeEscalation(b) },
+	"Telemetry":            func(b []byte) (Structure, error) { return DecodeTelemetry(b) },
+	"PairingValidation":    func(b []byte) (Structure, error) { return DecodePairingValidation(b) },
+	"BindingValidation":    func(b []byte) (Structure, error) { return DecodeBindingValidation(b) },
+	"ValidationResult":     func(b []byte) (Structure, error) { return DecodeValidationResult(b) },
 }
 
 func TestRoundTrip(t *testing.T) {

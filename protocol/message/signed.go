@@ -8,7 +8,7 @@ import (
 
 // signMessage encodes m and signs it (COSE_Sign1, ES256) under a domain label. With r nil the
 // signature is deterministic (RFC 6979).
-func signMessage(k *suite.PrivateKey, domain string, m validator, r io.Reader) ([]byte, error) {
+func signMessage(k *suite.PrivateKey, domain string, m Structure, r io.Reader) ([]byte, error) {
 	payload, err := encode(m)
 	if err != nil {
 		return nil, err
@@ -19,7 +19,7 @@ func signMessage(k *suite.PrivateKey, domain string, m validator, r io.Reader) (
 // verifyMessage checks the signer's KID and signature, then decodes the payload strictly.
 func verifyMessage[T any, PT interface {
 	*T
-	validator
+	Structure
 }](pub *suite.PublicKey, domain string, msg []byte) (PT, error) {
 	payload, err := verifyDomain(pub, domain, msg)
 	if err != nil {

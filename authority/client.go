@@ -213,3 +213,10 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 	var out Stats
 	return &out, c.do(ctx, http.MethodGet, "/api/stats", nil, &out)
 }
+
+// Validate calls POST /api/validate: a signed verdict on a pairing (level 6) or binding (7).
+func (c *Client) Validate(ctx context.Context, level int, subject string, request []byte) (*ValidateResponse, error) {
+	var out ValidateResponse
+	req := ValidateRequest{Level: level, Subject: subject, Request: base64.StdEncoding.EncodeToString(request)}
+	return &out, c.do(ctx, http.MethodPost, "/api/validate", req, &out)
+}

@@ -20,9 +20,10 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"completion":"pwEBAlAAAAAAAAAAAAAAAAAAAAAA"}`,
 		`{"reason":"key_loss","entity":"BM-00001"}`,
 		`{"expires_at":"2026-05-01T00:00:00Z","policy":{"telemetry":"exchange"}}`,
+		`{"level":6,"subject":"00000000-0000-4000-8000-000000000000","request":"AA=="}`,
 		`{}`, `[]`, `null`, `{"a":1}`, `{"completion":"` + base64.StdEncoding.EncodeToString([]byte{0xa0}) + `"}`,
 	} {
-		for k := range 6 {
+		for k := range 7 {
 			f.Add(uint8(k), []byte(s))
 		}
 	}
@@ -36,7 +37,7 @@ func FuzzDecodeRequests(f *testing.F) {
 				t.Fatalf("decoder error %v is not a client *Error", err)
 			}
 		}
-		switch kind % 6 {
+		switch kind % 7 {
 		case 0:
 			var r GenerateKeysRequest
 			if err := DecodeJSON(body, &r); err == nil {
@@ -87,6 +88,14 @@ func FuzzDecodeRequests(f *testing.F) {
 		case 5:
 			var r RevokePairingRequest
 			check(DecodeJSON(body, &r))
+		case 6:
+			var r ValidateRequest
+			if err := DecodeJSON(body, &r); err == nil {
+				_, err := parseID(r.Subject)
+				check(err)
+			} else {
+				check(err)
+			}
 		}
 	})
 }
@@ -132,12 +141,14 @@ func FuzzHandler(f *testing.F) {
 		{"POST", "/api/binding/" + b + "/revoke"},
 		{"GET", "/api/binding/" + b + "/partner-key?entity=PC-12345"},
 		{"POST", "/api/binding/" + b + "/verify"},
+		{"POST", "/api/validate"},
 	}
 	for i := range routes {
 		f.Add(uint8(i), []byte(`{}`))
 		f.Add(uint8(i), []byte(`{"completion":"oA=="}`))
 		f.Add(uint8(i), []byte(`{"reason":"operator"}`))
 		f.Add(uint8(i), []byte(`{"context":"diagnostics","entities":["PC-12345","BM-00001"]}`))
+		f.Add(uint8(i), []byte(`{"level":7,"subject":"`+b+`","request":"AA=="}`))
 	}
 	h := w.a.Handler()
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {

@@ -108,6 +108,13 @@ func (a *Authority) Handler() http.Handler {
 		}
 		return a.ModifyPairing(r.PathValue("id"), req)
 	})
+	handle("POST /api/validate", func(r *http.Request) (any, error) {
+		var req ValidateRequest
+		if err := a.readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return a.Validate(req)
+	})
 	handle("GET /api/authority", func(r *http.Request) (any, error) {
 		k := a.PublicKey()
 		return &AuthorityInfo{Issuer: a.opt.Issuer, PublicKey: base64.StdEncoding.EncodeToString(k.Bytes()), KID: kidHex(k.KID())}, nil

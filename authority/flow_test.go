@@ -280,3 +280,34 @@ func TestPartialPairingTimeout(t *testing.T) {
 		t.Fatalf("ledger kinds %v", kinds)
 	}
 }
+
+// TestConcurrentClients: bindings and pairings from many clients at once all land, each with
+// its ledger entries, and the chain verifies.
+func TestConcurrentClients(t *testing.T) {
+	const n = 8
+	w := newWorld(t, n)
+	defer w.close()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			m := w.mods[i]
+			id, err := w.c.Bind(w.ctx, w.pack.access, "pack", m.access, "module")
+			if err == nil {
+				_, err = w.c.IssuePairing(w.ctx, IssuePairingRequest{BindingID: id, Context: "diagnostics", Entities: [2]string{w.pack.id(), m.id()}})
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	count, _, err := w.a.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != 4*n {
+		t.Fatalf("%d ledger entries, want %d", count, 4*n)
+	}
+}

@@ -16,6 +16,7 @@ const (
 	LabelPairingIV     = "pairing iv"
 	LabelTelemetry     = "telemetry"
 	LabelExchange      = "exchange"
+	LabelTelemetryMAC  = "telemetry mac"
 )
 
 // levelOutput is key (32) || IV (12) || KID (2), the output of one level derivation.
@@ -160,6 +161,17 @@ func DerivePairingKeys(bindingSecret, halfA, halfB, metadataHash, pairingID []by
 	p.Telemetry, p.IVTelemetry, p.TelemetryKID = t.Key, t.IV, t.KID
 	t.Erase()
 	return p
+}
+
+// TelemetryMACKey derives K_TM, the AES-CMAC key of single-frame telemetry (type telemetry-short):
+// HKDF(K_P, nil, "telemetry mac", nil, 32). It is kept apart from the telemetry AEAD key because
+// CMAC and GCM must not share an AES key: both derive a subkey from AES_K(0).
+func (p *PairingKeys) TelemetryMACKey() [32]byte {
+	var k [32]byte
+	out := HKDF(p.Key[:], nil, LabelTelemetryMAC, nil, len(k))
+	copy(k[:], out)
+	Erase(out)
+	return k
 }
 
 // lengthPrefixed is lp(x): a 2-byte big-endian length, then x. Longer inputs are cut at 65535

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -86,6 +87,11 @@ func pattern(n int, seed byte) []byte {
 
 func TestGuestISOTP(t *testing.T) {
 	guestkernel.Only(t, guestkernel.Qemu)
+	// Larger socket buffers in this throw-away kernel, so that a slow (-race) build of the
+	// engine still keeps up with the kernel's 586-frame bursts.
+	if err := os.WriteFile("/proc/sys/net/core/rmem_default", []byte("4194304"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := socketcan.CreateVCAN("vcan0", true); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +113,9 @@ func TestGuestISOTP(t *testing.T) {
 			}
 		})
 		cfg := isotp.ProfileV1()
-		var opts []socketcan.Option
+		// Profile v1 asks for BS 0 and STmin 0, so the kernel sends a 4095-byte message as one
+		// burst of 586 frames: the endpoint must hold them while the engine catches up.
+		opts := []socketcan.Option{socketcan.WithQueue(1024)}
 		if fd {
 			cfg = isotp.ProfileV1FD()
 			opts = append(opts, socketcan.WithFD())
@@ -133,7 +141,7 @@ func TestGuestISOTP(t *testing.T) {
 				}
 				got, err := conn.Receive(ctx)
 				if err != nil {
-					t.Fatalf("our receive: %v (stats %+v)", err, conn.Stats())
+					t.Fatalf("our receive: %v (engine %+v, endpoint %+v)", err, conn.Stats(), ep.Stats())
 				}
 				if got.ID != toUs || !bytes.Equal(got.Data, msg) {
 					t.Fatalf("received %v with %d bytes, want %v with %d", got.ID, len(got.Data), toUs, size)

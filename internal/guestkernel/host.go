@@ -36,6 +36,9 @@ func RunTest(t *testing.T, spec Spec) Result {
 	var res Result
 	switch spec.Kind {
 	case UML:
+		if raceEnabled {
+			t.Skip("a -race test binary cannot run in User-Mode Linux (ThreadSanitizer's shadow memory does not fit its address space); run without -race")
+		}
 		k, err := FetchUML(fetchCtx)
 		if err != nil {
 			missing(t, "User-Mode Linux", err)

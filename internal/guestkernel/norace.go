@@ -1,0 +1,5 @@
+//go:build !race
+
+package guestkernel
+
+const raceEnabled = false

@@ -28,7 +28,10 @@ type Conn struct {
 	txFrames, rxFrames, txErrors, rxDropped atomic.Uint64
 }
 
-var _ bus.Endpoint = (*Conn)(nil)
+var (
+	_ bus.Endpoint  = (*Conn)(nil)
+	_ bus.Describer = (*Conn)(nil)
+)
 
 // Dial connects to the server at addr (host:port), opens busName and switches to raw mode.
 func Dial(ctx context.Context, addr, busName string) (*Conn, error) {

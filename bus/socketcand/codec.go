@@ -294,11 +294,30 @@ func parseTime(w []byte) (time.Time, string) {
 
 const hexUpper = "0123456789ABCDEF"
 
+func appendHex(dst []byte, v uint32, digits int) []byte {
+	for i := digits - 1; i >= 0; i-- {
+		dst = append(dst, hexUpper[(v>>(4*uint(i)))&0xF])
+	}
+	return dst
+}
+
 func appendID(dst []byte, f *bus.Frame) []byte {
 	if f.Extended {
-		return fmt.Appendf(dst, "%08X", f.ID)
+		return appendHex(dst, f.ID, 8)
 	}
-	return fmt.Appendf(dst, "%03X", f.ID)
+	return appendHex(dst, f.ID, 3)
+}
+
+// appendTime writes SECONDS.USECONDS.
+func appendTime(dst []byte, t time.Time) []byte {
+	us := max(t.UnixMicro(), 0) // socketcand has no sign
+	dst = strconv.AppendInt(dst, us/1e6, 10)
+	frac := us % 1e6
+	dst = append(dst, '.')
+	for d := int64(100000); d > 0; d /= 10 {
+		dst = append(dst, byte('0'+frac/d%10))
+	}
+	return dst
 }
 
 func fdFlags(f *bus.Frame) int {
@@ -356,18 +375,19 @@ func Append(dst []byte, m *Message) ([]byte, error) {
 		}
 		return append(dst, " >"...), nil
 	case KindFrame:
-		us := m.Time.UnixMicro()
-		sec, usec := us/1e6, us%1e6
 		switch {
 		case f.Remote:
 			dst = appendID(append(dst, "< rtr "...), f)
-			return fmt.Appendf(dst, " %d.%06d %d >", sec, usec, f.Len), nil
+			dst = appendTime(append(dst, ' '), m.Time)
+			dst = strconv.AppendUint(append(dst, ' '), uint64(f.Len), 10)
+			return append(dst, " >"...), nil
 		case f.FD:
 			dst = appendID(append(dst, "< fdframe "...), f)
-			dst = fmt.Appendf(dst, " %02X %d.%06d ", fdFlags(f), sec, usec)
+			dst = appendHex(append(dst, ' '), uint32(fdFlags(f)), 2)
+			dst = append(appendTime(append(dst, ' '), m.Time), ' ')
 		default:
 			dst = appendID(append(dst, "< frame "...), f)
-			dst = fmt.Appendf(dst, " %d.%06d ", sec, usec)
+			dst = append(appendTime(append(dst, ' '), m.Time), ' ')
 		}
 		for _, b := range f.Payload() {
 			dst = append(dst, hexUpper[b>>4], hexUpper[b&0xF])

@@ -38,6 +38,7 @@ type cli struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version and build stamp", runVersion},
+		{"bus", "serve an emulated CAN bus on a local socket", runBus},
 		{"decode", "print what each frame of a capture (.log or .pcap) means", runDecode},
 		{"doctor", "check this machine for CAN interfaces, adapters, vcan and peer tools", runDoctor},
 		{"vectors", "check or regenerate the protocol's golden vectors", runVectors},

@@ -71,11 +71,13 @@ func (s *Server) Stats() ServerStats {
 // nil) or ln fails. Each client runs on its own; one client's failure never stops another.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel() // a failed listener ends the clients too
+		stop()
+		wg.Wait()
+	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {

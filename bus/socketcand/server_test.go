@@ -258,3 +258,49 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 	t.Fatal("condition not reached in 2 s")
 }
+
+// failingListener accepts one connection, then fails once fail is closed.
+type failingListener struct {
+	net.Listener
+	n    int
+	fail chan struct{}
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.n++; l.n > 1 {
+		<-l.fail
+		return nil, errors.New("listener broke")
+	}
+	return l.Listener.Accept()
+}
+
+// A failed listener ends Serve with its error and takes the clients down with it.
+func TestServeListenerFails(t *testing.T) {
+	h := &hub{}
+	srv := NewServer(func(context.Context, string) (bus.Endpoint, error) { return h.join(), nil }, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	fail := make(chan struct{})
+	go func() { done <- srv.Serve(context.Background(), &failingListener{Listener: ln, fail: fail}) }()
+	c, err := Dial(t.Context(), ln.Addr().String(), "can0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	close(fail)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Serve returned nil after its listener failed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve hung with a client connected")
+	}
+	if _, err := c.Receive(t.Context()); !errors.Is(err, bus.ErrUnplugged) {
+		t.Fatalf("client after server end: %v", err)
+	}
+	ln.Close()
+}

@@ -127,14 +127,16 @@ type deadliner interface {
 
 func (a *Adapter) serve(ctx context.Context, rw io.ReadWriter, hangup func(error) bool) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		a.fromBus(ctx, rw)
 	}()
-	defer wg.Wait()
+	defer func() {
+		cancel() // ends fromBus's Receive, whatever ended the host side
+		wg.Wait()
+	}()
 
 	dl, _ := rw.(deadliner)
 	if dl != nil {

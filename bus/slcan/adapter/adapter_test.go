@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -213,4 +214,28 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatal("condition not reached in 1 s")
+}
+
+// Serve on a plain stream ends at EOF and leaves nothing running.
+func TestServeEndsAtEOF(t *testing.T) {
+	h := &hub{bitrate: 500_000}
+	ad := New(h.join(), Config{})
+	var out strings.Builder
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{strings.NewReader("V\rS6\rO\rt1230\r"), &out}
+	done := make(chan error, 1)
+	go func() { done <- ad.Serve(context.Background(), rw) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return at EOF")
+	}
+	if out.String() != "V1013\r\r\rz\r" {
+		t.Fatalf("replies %q", out.String())
+	}
 }

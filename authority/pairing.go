@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -195,7 +196,7 @@ func (a *Authority) IssuePairing(req IssuePairingRequest) (*IssuePairingResponse
 			return err
 		}
 		nonce := make([]byte, message.NonceSize)
-		if _, err := a.opt.Rand.Read(nonce); err != nil {
+		if _, err := io.ReadFull(a.opt.Rand, nonce); err != nil {
 			return internal("read random", err)
 		}
 		md := &message.PairingMetadata{V: message.Version1, PairingID: pid, Context: ctx, Entities: ents,

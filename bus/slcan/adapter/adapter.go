@@ -108,13 +108,15 @@ func (a *Adapter) Stats() Stats {
 	return a.stats
 }
 
-// ServePTY serves the host on the master side of pair until ctx ends. A host closing the slave
-// is not an end: the adapter waits for the next one, keeping its state as a powered adapter would.
+// ServePTY serves the host on the master side of pair until ctx ends (nil) or the bus endpoint
+// fails (its error). A host closing the slave is not an end: the adapter waits for the next one,
+// keeping its state as a powered adapter would.
 func (a *Adapter) ServePTY(ctx context.Context, pair *pty.Pair) error {
 	return a.serve(ctx, pair.Master, pty.IsHangup)
 }
 
-// Serve serves the host on rw until ctx ends, rw reaches EOF or is closed (nil), or rw fails.
+// Serve serves the host on rw until ctx ends, rw reaches EOF or is closed (nil), or rw or the bus
+// endpoint fails (the error).
 // Without read deadlines on rw, ending ctx takes effect only when the next read returns.
 func (a *Adapter) Serve(ctx context.Context, rw io.ReadWriter) error {
 	return a.serve(ctx, rw, func(error) bool { return false })
@@ -126,18 +128,29 @@ type deadliner interface {
 }
 
 func (a *Adapter) serve(ctx context.Context, rw io.ReadWriter, hangup func(error) bool) error {
-	ctx, cancel := context.WithCancel(ctx)
+	outer := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.fromBus(ctx, rw)
+		if err := a.fromBus(ctx, rw); err != nil {
+			cancel(err) // no bus, no adapter: end the host side too
+		}
 	}()
 	defer func() {
-		cancel() // ends fromBus's Receive, whatever ended the host side
+		cancel(nil) // ends fromBus's Receive, whatever ended the host side
 		wg.Wait()
 	}()
 
+	// ended is Serve's result once ctx is done: nil when the caller ended it, the bus's error
+	// when the bus did.
+	ended := func() error {
+		if outer.Err() == nil {
+			return context.Cause(ctx)
+		}
+		return nil
+	}
 	dl, _ := rw.(deadliner)
 	if dl != nil {
 		// Wake the read below when ctx ends.
@@ -149,7 +162,7 @@ func (a *Adapter) serve(ctx context.Context, rw io.ReadWriter, hangup func(error
 	for {
 		n, err := rw.Read(buf)
 		if ctx.Err() != nil {
-			return nil
+			return ended()
 		}
 		if n > 0 {
 			a.setAttached(true)
@@ -171,7 +184,7 @@ func (a *Adapter) serve(ctx context.Context, rw io.ReadWriter, hangup func(error
 			sp.Reset()
 			// Linux reports the hangup until a host opens the slave again; poll for that.
 			if clock.Sleep(ctx, a.cfg.Clock, 20*time.Millisecond) != nil {
-				return nil
+				return ended()
 			}
 		case errors.Is(err, io.EOF), errors.Is(err, os.ErrClosed):
 			return nil
@@ -342,8 +355,9 @@ func (a *Adapter) transmit(ctx context.Context, c *slcan.Command) []byte {
 	return out
 }
 
-// fromBus forwards frames from the endpoint to the host while the channel is open.
-func (a *Adapter) fromBus(ctx context.Context, w io.Writer) {
+// fromBus forwards frames from the endpoint to the host while the channel is open. It returns
+// nil when ctx ends and the endpoint's error when the endpoint fails.
+func (a *Adapter) fromBus(ctx context.Context, w io.Writer) error {
 	var line []byte
 	for {
 		rcv, err := a.ep.Receive(ctx)
@@ -354,10 +368,10 @@ func (a *Adapter) fromBus(ctx context.Context, w io.Writer) {
 				a.mu.Unlock()
 				continue
 			}
-			if ctx.Err() == nil {
-				a.log.Warn("slcan adapter: bus endpoint failed", "err", err)
+			if ctx.Err() != nil {
+				return nil
 			}
-			return
+			return fmt.Errorf("slcan adapter: bus endpoint: %w", err)
 		}
 		a.mu.Lock()
 		forward := a.open && a.attached && !a.mismatch() && (a.cfg.FD || !rcv.Frame.FD)

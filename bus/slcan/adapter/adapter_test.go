@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -237,5 +238,27 @@ func TestServeEndsAtEOF(t *testing.T) {
 	}
 	if out.String() != "V1013\r\r\rz\r" {
 		t.Fatalf("replies %q", out.String())
+	}
+}
+
+// When the bus endpoint goes away (the emulated bus server stopped), ServePTY ends with its error.
+func TestServeEndsWhenBusFails(t *testing.T) {
+	h := &hub{bitrate: 500_000}
+	ep := h.join()
+	pair, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.Close()
+	done := make(chan error, 1)
+	go func() { done <- New(ep, Config{}).ServePTY(context.Background(), pair) }()
+	ep.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, bus.ErrClosed) {
+			t.Fatalf("ServePTY = %v, want the endpoint's ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServePTY kept running without a bus")
 	}
 }

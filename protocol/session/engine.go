@@ -1,0 +1,566 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/freshness"
+	"github.com/modbatt/hilrun/protocol/isotp"
+	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/suite"
+)
+
+// CostFunc charges the modelled cost of n operations op (a device's MCU profile). It may
+// block on the device's clock: the engine is busy for that long, as the MCU would be.
+type CostFunc func(op suite.Op, n int)
+
+// Identity is who the node is.
+type Identity struct {
+	EntityID     string
+	Role         message.Role
+	Addr         uint8
+	Access       message.AccessData
+	ImageVersion string // announced in L1
+	ImageHash    []byte // 32 bytes, announced in L1
+}
+
+// Peer is a node this one keeps a link to. EntityID may be empty until the binding names it.
+type Peer struct {
+	Addr     uint8
+	EntityID string
+	Role     message.Role
+}
+
+// Defaults of Config.
+const (
+	DefaultPairingTimeout = 30 * time.Second
+	DefaultAckTimeout     = 2 * time.Second
+	DefaultEvents         = 256
+	DefaultInput          = 256
+)
+
+// Config configures an Engine. Identity, Endpoint, Clock, Rand and Store are required.
+type Config struct {
+	Identity Identity
+	// Endpoint carries the engine's frames. Run reads it too unless External is set; then the
+	// device reads the bus and hands the engine its Web4 frames with Feed.
+	Endpoint bus.Endpoint
+	External bool
+	// Unhandled receives frames Run read that are not Web4 (legacy, unknown). Nil drops them.
+	Unhandled func(bus.Received)
+	Clock     clock.Clock
+	Rand      io.Reader
+	Store     Store
+	Authority *suite.PublicKey // the authority's key: binding records and pairing certificates
+	Cost      CostFunc         // nil charges nothing
+	Logger    *slog.Logger
+	ISOTP     *isotp.Config // nil means isotp.ProfileV1()
+	Peers     []Peer        // links known up front (more are added by generate-keys requests)
+	// Proxy lists node addresses this node receives for on behalf of nodes behind it (the pack on
+	// CAN1, for its modules); their messages come out as EventForward.
+	Proxy []uint8
+	// Route makes binding and pairing material this engine cannot place (a generate-keys
+	// request for a partner it does not serve, a record or certificate for a key it did not
+	// make) come out as EventMessage instead of being refused: the pack's CAN1 engine hands
+	// its modules' bindings to its CAN2 engine this way.
+	Route bool
+	// AcceptPartner, with Route, says which partners' generate-keys requests this engine serves.
+	AcceptPartner func(message.AccessData) bool
+	// Upstream is the peer this node sends its own escalation requests to (a module: the pack;
+	// the pack's CAN1 engine: the app); 0 raises them as events only.
+	Upstream       uint8
+	PairingTimeout time.Duration // partial pairing (R5); 0 means 30 s
+	AckTimeout     time.Duration // Command's default wait; 0 means 2 s
+	Window         int           // replay window; 0 means freshness.DefaultWindow
+	CounterBlock   uint64        // counter reservation block; 0 means freshness.DefaultBlock
+	ShortLayout    *freshness.Layout
+	Escalation     EscalationPolicy
+	Events         int // event queue; 0 means DefaultEvents
+	// SyncOnBoot makes the engine accept nothing at pairing level from a peer after it starts
+	// until an L4 paired handshake re-synchronised the window (docs/spec 6.4). On by default
+	// through NoSyncOnBoot = false.
+	NoSyncOnBoot bool
+}
+
+// Engine is the link engine of one node on one bus.
+type Engine struct {
+	cfg     Config
+	clk     clock.Clock
+	log     *slog.Logger
+	node    *isotp.Node
+	proxies map[uint8]*isotp.Node
+	short   freshness.Layout
+
+	events chan Event
+	reqs   chan func()
+	input  chan bus.Received
+	done   chan struct{}
+	runMu  sync.Mutex
+	ran    bool
+
+	statMu sync.Mutex
+	stats  Stats
+
+	// Owned by the loop.
+	links    map[uint8]*link
+	txq      map[uint32][]*outMsg
+	busy     map[uint32]*outMsg
+	acks     map[ackKey]chan ackResult
+	ackCmd   map[ackKey][]byte
+	keyWait  map[uint8][]chan *message.GenerateKeysResponse
+	lim      map[uint8]*limiter
+	authFail map[uint8]*trigger
+	replays  map[uint8]*trigger
+	runCtx   context.Context
+}
+
+type ackKey struct {
+	peer uint8
+	seq  uint32
+}
+
+type ackResult struct {
+	ack *message.Ack
+	err error
+}
+
+type outMsg struct {
+	msg  isotp.Message
+	res  chan error // nil: nobody waits
+	from *isotp.Node
+}
+
+// New makes an engine and loads its links from the store.
+func New(cfg Config) (*Engine, error) {
+	switch {
+	case cfg.Endpoint == nil:
+		return nil, errors.New("session: no endpoint")
+	case cfg.Clock == nil:
+		return nil, errors.New("session: no clock")
+	case cfg.Rand == nil:
+		return nil, errors.New("session: no random source")
+	case cfg.Store == nil:
+		return nil, errors.New("session: no store")
+	case cfg.Identity.EntityID == "":
+		return nil, errors.New("session: no entity ID")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PairingTimeout <= 0 {
+		cfg.PairingTimeout = DefaultPairingTimeout
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = freshness.DefaultWindow
+	}
+	if cfg.CounterBlock == 0 {
+		cfg.CounterBlock = freshness.DefaultBlock
+	}
+	if cfg.Events <= 0 {
+		cfg.Events = DefaultEvents
+	}
+	cfg.Escalation.fill()
+	icfg := isotp.ProfileV1()
+	if cfg.ISOTP != nil {
+		icfg = *cfg.ISOTP
+	}
+	node, err := isotp.NewNode(cfg.Identity.Addr, icfg)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	e := &Engine{cfg: cfg, clk: cfg.Clock, log: cfg.Logger, node: node, proxies: map[uint8]*isotp.Node{},
+		events: make(chan Event, cfg.Events), reqs: make(chan func()), input: make(chan bus.Received, DefaultInput),
+		done: make(chan struct{}), links: map[uint8]*link{}, txq: map[uint32][]*outMsg{}, busy: map[uint32]*outMsg{},
+		acks: map[ackKey]chan ackResult{}, ackCmd: map[ackKey][]byte{}, keyWait: map[uint8][]chan *message.GenerateKeysResponse{},
+		lim: map[uint8]*limiter{}, authFail: map[uint8]*trigger{}, replays: map[uint8]*trigger{},
+		stats: Stats{Rejected: map[Cause]uint64{}}}
+	e.short = freshness.Classic()
+	if cfg.ShortLayout != nil {
+		e.short = *cfg.ShortLayout
+	}
+	for _, a := range cfg.Proxy {
+		n, err := isotp.NewNode(a, icfg)
+		if err != nil {
+			return nil, fmt.Errorf("session: proxy %#02x: %w", a, err)
+		}
+		e.proxies[a] = n
+	}
+	if err := e.loadLinks(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Events returns the engine's events. Read it: when the queue is full, events are dropped and
+// counted (Stats.EventsDropped); the engine never blocks on it.
+func (e *Engine) Events() <-chan Event { return e.events }
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	e.statMu.Lock()
+	defer e.statMu.Unlock()
+	return e.stats.clone()
+}
+
+// Addr is the node's address.
+func (e *Engine) Addr() uint8 { return e.cfg.Identity.Addr }
+
+// Identity is the node's identity.
+func (e *Engine) Identity() Identity { return e.cfg.Identity }
+
+func (e *Engine) count(f func(s *Stats)) {
+	e.statMu.Lock()
+	f(&e.stats)
+	e.statMu.Unlock()
+}
+
+func (e *Engine) emit(ev Event) {
+	select {
+	case e.events <- ev:
+	default:
+		e.count(func(s *Stats) { s.EventsDropped++; s.Rejected[CauseOverload]++ })
+	}
+}
+
+// reject counts a rejected message and returns the error.
+func (e *Engine) reject(peer uint8, c Cause, err error) error {
+	e.count(func(s *Stats) { s.Rejected[c]++ })
+	e.log.Debug("session: rejected", "peer", peer, "cause", c, "err", err)
+	return &RejectError{Cause: c, Peer: peer, Err: err}
+}
+
+func (e *Engine) charge(op suite.Op, n int) {
+	if e.cfg.Cost != nil && n > 0 {
+		e.cfg.Cost(op, n)
+	}
+}
+
+// Feed hands the engine a received frame (External mode). It does not block: when the input
+// queue is full the frame is dropped and counted.
+func (e *Engine) Feed(r bus.Received) {
+	select {
+	case e.input <- r:
+	default:
+		e.count(func(s *Stats) { s.Rejected[CauseOverload]++ })
+	}
+}
+
+// do runs f on the loop and waits for it.
+func (e *Engine) do(ctx context.Context, f func() error) error {
+	res := make(chan error, 1)
+	select {
+	case e.reqs <- func() { res <- f() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.done:
+		return ErrClosed
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-e.done:
+		return ErrClosed
+	}
+}
+
+// Run runs the engine until ctx ends. It returns ctx's error, or the endpoint's when reading
+// it failed.
+func (e *Engine) Run(ctx context.Context) error {
+	e.runMu.Lock()
+	if e.ran {
+		e.runMu.Unlock()
+		return errors.New("session: Run called twice")
+	}
+	e.ran = true
+	e.runMu.Unlock()
+	defer close(e.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.runCtx = ctx
+	rerr := make(chan error, 1)
+	var wg sync.WaitGroup
+	if !e.cfg.External {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.read(ctx, rerr) }()
+	}
+	defer wg.Wait()
+	defer e.failWaiters()
+	e.boot()
+	var timer clock.Timer
+	var armed time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		dl, ok := e.nextDeadline()
+		var tick <-chan time.Time
+		switch {
+		case ok && dl.Equal(armed) && timer != nil:
+			tick = timer.C()
+		case ok:
+			d := dl.Sub(e.clk.Now())
+			if timer == nil {
+				timer = e.clk.NewTimer(d)
+			} else {
+				timer.Stop()
+				timer.Reset(d)
+			}
+			armed, tick = dl, timer.C()
+		case timer != nil && !armed.IsZero():
+			timer.Stop()
+			armed = time.Time{}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-rerr:
+			return err
+		case r := <-e.input:
+			e.handleFrame(r)
+		case f := <-e.reqs:
+			f()
+		case <-tick:
+			armed = time.Time{}
+			e.tick()
+		}
+	}
+}
+
+func (e *Engine) read(ctx context.Context, rerr chan<- error) {
+	for {
+		r, err := e.cfg.Endpoint.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, bus.ErrBusOff) {
+				continue
+			}
+			rerr <- fmt.Errorf("session: receive: %w", err)
+			return
+		}
+		if canid.Classify(r.Frame.ID, r.Frame.Extended) != canid.Web4 {
+			if e.cfg.Unhandled != nil {
+				e.cfg.Unhandled(r)
+			}
+			continue
+		}
+		select {
+		case e.input <- r:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *Engine) failWaiters() {
+	for k, w := range e.acks {
+		w <- ackResult{err: ErrClosed}
+		delete(e.acks, k)
+	}
+	for id, m := range e.busy {
+		if m.res != nil {
+			m.res <- ErrClosed
+		}
+		delete(e.busy, id)
+	}
+	for id, q := range e.txq {
+		for _, m := range q {
+			if m.res != nil {
+				m.res <- ErrClosed
+			}
+		}
+		delete(e.txq, id)
+	}
+}
+
+// nextDeadline is the earliest of the ISO-TP timers and the links' pairing deadlines.
+func (e *Engine) nextDeadline() (time.Time, bool) {
+	var best time.Time
+	ok := false
+	consider := func(t time.Time, has bool) {
+		if has && (!ok || t.Before(best)) {
+			best, ok = t, true
+		}
+	}
+	consider(e.node.NextDeadline())
+	for _, n := range e.proxies {
+		consider(n.NextDeadline())
+	}
+	for _, l := range e.links {
+		if l.pend != nil {
+			consider(l.pend.deadline, true)
+		}
+	}
+	return best, ok
+}
+
+func (e *Engine) tick() {
+	now := e.clk.Now()
+	e.apply(e.node.Tick(now), e.node)
+	for _, n := range e.proxies {
+		e.apply(n.Tick(now), n)
+	}
+	for _, l := range e.links {
+		if l.pend != nil && !now.Before(l.pend.deadline) {
+			e.pairingTimedOut(l)
+		}
+	}
+}
+
+// handleFrame feeds one Web4 frame to the ISO-TP node it is addressed to, or to the
+// single-frame telemetry verifier.
+func (e *Engine) handleFrame(r bus.Received) {
+	f := r.Frame
+	id, err := canid.Decode(f.ID, f.Extended)
+	if err != nil {
+		e.reject(0, CauseNotWeb4, err)
+		return
+	}
+	if id.Type.Framing() == canid.Raw {
+		if id.Dst == e.cfg.Identity.Addr {
+			e.handleShort(id, f)
+		}
+		return
+	}
+	n := e.node
+	if p, ok := e.proxies[id.Dst]; ok {
+		n = p
+	}
+	out, err := n.HandleFrame(f, e.clk.Now())
+	if err != nil && !errors.Is(err, isotp.ErrNotAddressed) {
+		e.reject(id.Src, CauseTransport, err)
+	}
+	e.apply(out, n)
+}
+
+// apply sends a node's frames and settles what they finished.
+func (e *Engine) apply(out isotp.Output, n *isotp.Node) {
+	for _, f := range out.Frames {
+		ctx, cancel := context.WithTimeout(e.runCtx, n.Config().NAs)
+		err := e.cfg.Endpoint.Send(ctx, f)
+		cancel()
+		if err != nil {
+			more := n.Abort(f, err)
+			out.Done = append(out.Done, more.Done...)
+			out.Errors = append(out.Errors, more.Errors...)
+		}
+	}
+	for _, d := range out.Done {
+		raw := d.ID.Encode()
+		if m := e.busy[raw]; m != nil {
+			delete(e.busy, raw)
+			if m.res != nil {
+				m.res <- d.Err
+			}
+		}
+		if q := e.txq[raw]; len(q) > 0 {
+			next := q[0]
+			if len(q) == 1 {
+				delete(e.txq, raw)
+			} else {
+				e.txq[raw] = q[1:]
+			}
+			e.start(next)
+		}
+	}
+	for _, err := range out.Errors {
+		var ie *isotp.Error
+		peer := uint8(0)
+		if errors.As(err, &ie) {
+			peer = ie.ID.Src
+		}
+		e.reject(peer, CauseTransport, err)
+	}
+	for _, m := range out.Messages {
+		e.count(func(s *Stats) { s.RxMessages++ })
+		if m.ID.Dst != e.cfg.Identity.Addr && m.ID.Dst != canid.AddrBroadcast {
+			e.handleProxied(m)
+			continue
+		}
+		e.handleMessage(m)
+	}
+}
+
+// send queues a message; transmissions of one identifier go one after the other.
+func (e *Engine) send(msg isotp.Message, res chan error) {
+	n := e.node
+	if msg.ID.Src != e.cfg.Identity.Addr {
+		n = e.proxies[msg.ID.Src]
+		if n == nil {
+			if res != nil {
+				res <- fmt.Errorf("session: %#02x is not a proxied address", msg.ID.Src)
+			}
+			return
+		}
+	}
+	m := &outMsg{msg: msg, res: res, from: n}
+	raw := msg.ID.Encode()
+	if e.busy[raw] != nil {
+		e.txq[raw] = append(e.txq[raw], m)
+		return
+	}
+	e.start(m)
+}
+
+func (e *Engine) start(m *outMsg) {
+	raw := m.msg.ID.Encode()
+	out, err := m.from.Send(m.msg, e.clk.Now())
+	if err != nil {
+		if m.res != nil {
+			m.res <- err
+		}
+		return
+	}
+	e.count(func(s *Stats) { s.TxMessages++ })
+	e.busy[raw] = m
+	e.apply(out, m.from)
+}
+
+// sendFrame sends one raw frame (single-frame telemetry).
+func (e *Engine) sendFrame(f bus.Frame) error {
+	ctx, cancel := context.WithTimeout(e.runCtx, e.node.Config().NAs)
+	defer cancel()
+	if err := e.cfg.Endpoint.Send(ctx, f); err != nil {
+		return fmt.Errorf("session: send: %w", err)
+	}
+	e.count(func(s *Stats) { s.TxMessages++ })
+	return nil
+}
+
+// wait sends msg from the loop and waits, outside the loop, for its transmission to end.
+func (e *Engine) transmit(ctx context.Context, build func() (isotp.Message, error)) error {
+	res := make(chan error, 1)
+	err := e.do(ctx, func() error {
+		msg, err := build()
+		if err != nil {
+			return err
+		}
+		e.send(msg, res)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.done:
+		return ErrClosed
+	}
+}

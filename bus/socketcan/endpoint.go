@@ -6,7 +6,8 @@
 // That connection hides its descriptor and reads fixed 16-byte records, so it can neither enable
 // CAN_RAW_FD_FRAMES nor read the kernel's receive timestamps; FD endpoints (WithFD) therefore
 // open the raw socket directly, read one record per recvmsg and take the kernel's SO_TIMESTAMPNS
-// stamp. Classic endpoints stamp frames with the time the read returned.
+// stamp and the kernel's count of frames it dropped for want of buffer space (SO_RXQ_OVFL),
+// which Stats adds to RxDropped. Classic endpoints stamp frames with the time the read returned.
 package socketcan
 
 import (
@@ -148,6 +149,7 @@ func (e *Endpoint) reader() {
 			e.fatal = fmt.Errorf("socketcan: %s: read: %w", e.name, err)
 			return
 		}
+		e.rxDropped.Add(uint64(rec.Lost))
 		if rec.IsError {
 			e.errorFrame(rec.Error)
 			if rec.Error.BusOff() && !e.deliver(rxItem{err: fmt.Errorf("socketcan: %s: %w", e.name, bus.ErrBusOff)}) {

@@ -174,3 +174,14 @@ func TestEndpointFatalReadError(t *testing.T) {
 }
 
 var errNoBufs error = unix.ENOBUFS
+
+func TestEndpointCountsKernelDrops(t *testing.T) {
+	e, b := fakeEndpoint(t, true)
+	b.in <- fakeRead{r: Record{Frame: bus.Frame{ID: 1}, Lost: 3}}
+	if _, err := e.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.RxDropped != 3 || s.RxFrames != 1 {
+		t.Errorf("Stats = %+v, want 3 dropped, 1 received", s)
+	}
+}

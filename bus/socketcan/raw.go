@@ -18,11 +18,12 @@ import (
 // rawBackend is a CAN_RAW socket with CAN_RAW_FD_FRAMES and kernel receive timestamps
 // (64-bit timespec layout).
 type rawBackend struct {
-	f   *os.File
-	rc  syscall.RawConn
-	clk clock.Clock
-	buf [FDRecordLen]byte // read buffers: only the endpoint's reader goroutine reads
-	oob [128]byte
+	f     *os.File
+	rc    syscall.RawConn
+	clk   clock.Clock
+	buf   [FDRecordLen]byte // read state: only the endpoint's reader goroutine reads
+	oob   [128]byte
+	drops uint32 // last SO_RXQ_OVFL count seen
 }
 
 func openRaw(name string, index int, clk clock.Clock) (*rawBackend, error) {
@@ -42,6 +43,9 @@ func openRaw(name string, index int, clk clock.Clock) (*rawBackend, error) {
 	}
 	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 		return fail("timestamps", err)
+	}
+	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
+		return fail("drop counter", err)
 	}
 	if err := unix.Bind(s, &unix.SockaddrCAN{Ifindex: index}); err != nil {
 		return fail("bind", err)
@@ -68,28 +72,39 @@ func (b *rawBackend) read() (Record, time.Time, error) {
 	if err != nil {
 		return Record{}, time.Time{}, err
 	}
-	t, ok := receiveTime(b.oob[:oobn])
+	t, drops, ok := control(b.oob[:oobn])
 	if !ok {
 		t = b.clk.Now()
 	}
 	r, err := UnmarshalRecord(b.buf[:n])
+	if drops != b.drops {
+		r.Lost = drops - b.drops // the counter wraps; so does the difference
+		b.drops = drops
+	}
 	return r, t, err
 }
 
-// receiveTime finds the SCM_TIMESTAMPNS stamp among a message's control data.
-func receiveTime(oob []byte) (time.Time, bool) {
+// control reads a message's control data: the SCM_TIMESTAMPNS receive time, and the socket's
+// running count of frames the kernel dropped for want of buffer space (SO_RXQ_OVFL).
+func control(oob []byte) (t time.Time, drops uint32, stamped bool) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+		if m.Header.Level != unix.SOL_SOCKET {
+			continue
+		}
+		switch {
+		case m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16:
 			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
 			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			return time.Unix(sec, nsec), true
+			t, stamped = time.Unix(sec, nsec), true
+		case m.Header.Type == unix.SO_RXQ_OVFL && len(m.Data) >= 4:
+			drops = binary.NativeEndian.Uint32(m.Data[0:4])
 		}
 	}
-	return time.Time{}, false
+	return t, drops, stamped
 }
 
 func (b *rawBackend) write(ctx context.Context, f *bus.Frame) error {

@@ -64,7 +64,8 @@ type Record struct {
 	Frame    bus.Frame
 	IsError  bool
 	Error    ErrorFrame
-	Oversize bool // an FD record whose length was not a CAN FD length and was padded up
+	Oversize bool   // an FD record whose length was not a CAN FD length and was padded up
+	Lost     uint32 // frames the kernel dropped on this socket just before this record
 }
 
 // UnmarshalRecord decodes a 16-byte can_frame or 72-byte canfd_frame in host (little-endian) order.

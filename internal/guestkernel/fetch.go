@@ -68,7 +68,7 @@ func fetch(ctx context.Context, cache, pkg string, resolve bool) (Package, error
 			if p, ok := newestCached(cache, pkg, resolve); ok {
 				return p, nil
 			}
-			return Package{}, fmt.Errorf("%w: %s: %v", ErrUnavailable, pkg, err)
+			return Package{}, fmt.Errorf("%w: %s: %v (it is fetched with apt-get download, which needs apt's package lists: apt-get update)", ErrUnavailable, pkg, err)
 		}
 	}
 	p := Package{Name: name, Version: version, Dir: filepath.Join(cache, name+"_"+sanitize(version))}

@@ -1,6 +1,7 @@
 package emu
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -140,7 +141,8 @@ func FuzzWire(f *testing.F) {
 		switch mode % 4 {
 		case 0, 1:
 			stamped := mode%4 == 1
-			rd := NewReader(bytes.NewReader(data), stamped)
+			small := func(b []byte) *bufio.Reader { return bufio.NewReaderSize(bytes.NewReader(b), 128) }
+			rd := NewReader(small(data), stamped)
 			for {
 				m, err := rd.Next()
 				if err != nil {
@@ -154,7 +156,7 @@ func FuzzWire(f *testing.F) {
 						t.Fatalf("decoded an invalid frame %v: %v", m.Frame, err)
 					}
 				}
-				again, err := NewReader(bytes.NewReader(AppendMessage(nil, stamped, &m)), stamped).Next()
+				again, err := NewReader(small(AppendMessage(nil, stamped, &m)), stamped).Next()
 				if err != nil || again != m {
 					t.Fatalf("round trip %+v -> %+v, %v", m, again, err)
 				}

@@ -132,7 +132,7 @@ func TestGuestISOTP(t *testing.T) {
 		k := kernelISOTP(t, "vcan0", toUs.Encode(), toKernel.Encode(), fd)
 		for _, size := range []int{5, 7, 62, 63, 64, 300, 4095} {
 			t.Run(fmt.Sprintf("%s/kernel-to-ours/%d", mode, size), func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				defer cancel()
 				msg := pattern(size, 1)
 				start := time.Now()
@@ -149,7 +149,7 @@ func TestGuestISOTP(t *testing.T) {
 				t.Logf("%d bytes in %d frames, %v", size, isotp.Frames(size, fd), time.Since(start).Round(time.Microsecond))
 			})
 			t.Run(fmt.Sprintf("%s/ours-to-kernel/%d", mode, size), func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				defer cancel()
 				msg := pattern(size, 2)
 				start := time.Now()

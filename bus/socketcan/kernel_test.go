@@ -130,7 +130,7 @@ func testFrames(fd bool) []bus.Frame {
 }
 
 func candumpSeesOurs(t *testing.T, fd bool) {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "candump", "-L", "vcan0")
 	out, err := cmd.StdoutPipe()
@@ -197,7 +197,7 @@ func candumpSeesOurs(t *testing.T, fd bool) {
 }
 
 func cansendReachesUs(t *testing.T, fd bool) {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	ep := open(t, "vcan0", fd)
 	for _, f := range testFrames(fd) {

@@ -61,7 +61,7 @@ func attachSLCAN(t *testing.T, slave, name string) {
 		cmd.Process.Signal(unix.SIGTERM)
 		cmd.Wait()
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // slcand is slow to start in a guest on a loaded host
 	for {
 		all, err := socketcan.Interfaces()
 		if err != nil {
@@ -101,7 +101,7 @@ func TestGuestSLCAN(t *testing.T) {
 		}
 	}()
 	attachSLCAN(t, slave, "slcan0")
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	next := func() string {
 		t.Helper()
@@ -169,7 +169,7 @@ func TestGuestSLCAN(t *testing.T) {
 // SocketCAN endpoint on slcan1.
 func TestGuestSLCANAdapter(t *testing.T) {
 	guestkernel.Only(t, guestkernel.UML)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	b, err := emu.New(emu.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -41,6 +41,9 @@ type Options struct {
 	HandshakeTimeout   time.Duration
 	DeviceTimeout      time.Duration
 	MaxBody            int64
+	// RequireProof makes partner-key demand a Web4-Proof header signed by the requesting party.
+	// Without it a proof is checked when present.
+	RequireProof bool
 	// NoSync skips fsync on commit: tests and fuzzing only. A crash may then lose commits.
 	NoSync bool
 }

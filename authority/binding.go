@@ -309,8 +309,9 @@ func keyDigest(sec1 []byte) string {
 func rfc3339(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }
 
 // PartnerKey serves GET /api/binding/{id}/partner-key?entity=E: the partner's semi-public key
-// and binding record, only to a party of an active binding.
-func (a *Authority) PartnerKey(idText, entity string) (*PartnerKeyResponse, error) {
+// and binding record, only to a party of an active binding. proof is the Web4-Proof header
+// (empty when absent; see Options.RequireProof).
+func (a *Authority) PartnerKey(idText, entity, proof string) (*PartnerKeyResponse, error) {
 	id, err := parseID(idText)
 	if err != nil {
 		return nil, err
@@ -330,6 +331,9 @@ func (a *Authority) PartnerKey(idText, entity string) (*PartnerKeyResponse, erro
 		return nil, errf(CodeBindingRevoked, "binding %s is revoked", idText)
 	case b.Status != StatusActive:
 		return nil, errf(CodeBindingIncomplete, "binding %s is %s", idText, b.Status)
+	}
+	if err := a.proofFor(b, i, OpPartnerKey, proof); err != nil {
+		return nil, err
 	}
 	p := b.Parties[1-i]
 	return &PartnerKeyResponse{BindingID: message.FormatUUID(b.ID), Partner: p.Access.DeviceID, PartnerRole: p.Role.String(),

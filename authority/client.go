@@ -27,6 +27,10 @@ type Client struct {
 const maxAnswer = 1 << 20
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doWith(ctx, method, path, nil, in, out)
+}
+
+func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -41,6 +45,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -98,8 +105,17 @@ func (c *Client) Binding(ctx context.Context, id string) (*BindingInfo, error) {
 
 // PartnerKey calls GET /api/binding/{id}/partner-key?entity=E.
 func (c *Client) PartnerKey(ctx context.Context, id, entity string) (*PartnerKeyResponse, error) {
+	return c.PartnerKeyProved(ctx, id, entity, "")
+}
+
+// PartnerKeyProved is PartnerKey with a Web4-Proof header (SignRequest with OpPartnerKey).
+func (c *Client) PartnerKeyProved(ctx context.Context, id, entity, proof string) (*PartnerKeyResponse, error) {
 	var out PartnerKeyResponse
-	return &out, c.do(ctx, http.MethodGet, "/api/binding/"+esc(id)+"/partner-key?entity="+url.QueryEscape(entity), nil, &out)
+	var h http.Header
+	if proof != "" {
+		h = http.Header{ProofHeader: {proof}}
+	}
+	return &out, c.doWith(ctx, http.MethodGet, "/api/binding/"+esc(id)+"/partner-key?entity="+url.QueryEscape(entity), h, nil, &out)
 }
 
 // PartnerPublicKey is PartnerKey with the key parsed and, when auth is not nil, checked against

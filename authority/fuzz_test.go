@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 // FuzzDecodeRequests feeds every request decoder of the API (JSON bodies and the CBOR
@@ -171,6 +173,32 @@ func FuzzHandler(f *testing.F) {
 		}
 		if _, _, err := w.a.Ledger(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzRequestProof: the Web4-Proof header is network input (base64 COSE_Sign1 over CBOR).
+func FuzzRequestProof(f *testing.F) {
+	k, err := suite.GenerateKey(newReader("proof key"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	subject := bytes.Repeat([]byte{3}, 16)
+	good, err := SignRequest(k, OpPartnerKey, subject, "PC-12345", t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add("")
+	f.Add("0oRDoQEmoFgA")
+	f.Fuzz(func(t *testing.T, header string) {
+		err := verifyRequest(header, k.Public(), OpPartnerKey, subject, "PC-12345", t0)
+		if err == nil {
+			return // the good proof, or an equivalent form of it (line breaks in base64, high-s signature)
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Code.Status() >= 500 {
+			t.Fatalf("untyped error %v", err)
 		}
 	})
 }

@@ -69,7 +69,7 @@ func (a *Authority) Handler() http.Handler {
 	})
 	handle("GET /api/binding/{id}", func(r *http.Request) (any, error) { return a.Binding(r.PathValue("id")) })
 	handle("GET /api/binding/{id}/partner-key", func(r *http.Request) (any, error) {
-		return a.PartnerKey(r.PathValue("id"), r.URL.Query().Get("entity"))
+		return a.PartnerKey(r.PathValue("id"), r.URL.Query().Get("entity"), r.Header.Get(ProofHeader))
 	})
 	handle("POST /api/binding/{id}/verify", func(r *http.Request) (any, error) { return a.VerifyBinding(r.PathValue("id")) })
 	handle("POST /api/binding/{id}/revoke", func(r *http.Request) (any, error) {

@@ -112,6 +112,7 @@ type world struct {
 	mods  []*device
 	ctx   context.Context
 	sync  bool // fsync every commit (benchmarks); tests run without
+	proof bool // Options.RequireProof
 }
 
 func newWorld(t testing.TB, mods int) *world {
@@ -129,7 +130,7 @@ func newWorld(t testing.TB, mods int) *world {
 func (w *world) open() {
 	w.t.Helper()
 	a, err := Open(Options{Dir: w.dir, Clock: w.clk, Rand: newReader("authority " + w.dir + time.Duration(w.clk.Now().UnixNano()).String()),
-		KeyGenerators: w.fleet.generators(), NoSync: !w.sync})
+		KeyGenerators: w.fleet.generators(), NoSync: !w.sync, RequireProof: w.proof})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 func runAuthority(ctx context.Context, env *cli, args []string) int {
 	usage := func(w *cli) {
-		fmt.Fprint(w.stderr, "usage: hilrun authority serve --listen 127.0.0.1:PORT --state DIR [--allow-remote] [--can-relay URL]\n"+
+		fmt.Fprint(w.stderr, "usage: hilrun authority serve --listen 127.0.0.1:PORT --state DIR [--allow-remote] [--can-relay URL] [--require-proof]\n"+
 			"       hilrun authority verify --state DIR\n\n"+
 			"serve   runs the auth controller's HTTP API (docs/authority.md) until SIGINT\n"+
 			"verify  walks the ledger's hash chain; exit 1 names the first bad index\n")
@@ -49,6 +49,7 @@ func runAuthorityServe(ctx context.Context, env *cli, args []string) int {
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address")
 	relay := fs.String("can-relay", "", "API base of the app's CAN relay for pack and module key generation (e.g. http://localhost:8080/api)")
 	issuer := fs.String("issuer", authority.DefaultIssuer, "issuer name in binding records")
+	requireProof := fs.Bool("require-proof", false, "partner-key answers only requests with a Web4-Proof header signed by the party")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -67,7 +68,7 @@ func runAuthorityServe(ctx context.Context, env *cli, args []string) int {
 		r := authority.HTTPKeyGenerator{Client: hc, Relay: *relay}
 		gens[message.RolePack], gens[message.RoleModule] = r, r
 	}
-	a, err := authority.Open(authority.Options{Dir: *state, Issuer: *issuer, KeyGenerators: gens, Logger: log})
+	a, err := authority.Open(authority.Options{Dir: *state, Issuer: *issuer, KeyGenerators: gens, Logger: log, RequireProof: *requireProof})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "hilrun authority serve: %v\n", err)
 		return exitEnviron

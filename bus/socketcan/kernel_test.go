@@ -27,7 +27,8 @@ var umlModules = []string{"can", "can-raw", "can-dev", "vcan", "slcan"}
 
 // TestKernelUML boots User-Mode Linux once and runs every UML guest test of the package in it:
 // TestGuestVCAN (the transport against the real kernel's vcan, checked with can-utils),
-// TestGuestSLCAN and TestGuestSLCANAdapter (the kernel's slcan driver and slcand).
+// TestGuestSLCAN and TestGuestSLCANAdapter (the kernel's slcan driver and slcand), then
+// BenchmarkGuestVCAN.
 func TestKernelUML(t *testing.T) {
 	for _, tool := range []string{"candump", "cansend", "slcand"} {
 		peers.Tool(t, tool, "can-utils")
@@ -35,6 +36,7 @@ func TestKernelUML(t *testing.T) {
 	guestkernel.RunTest(t, guestkernel.Spec{
 		Kind:    guestkernel.UML,
 		Test:    "^TestGuest(VCAN|SLCAN|SLCANAdapter)$",
+		Bench:   "^BenchmarkGuestVCAN$",
 		Modules: umlModules,
 	})
 }
@@ -361,5 +363,41 @@ func kernelDrops(t *testing.T) {
 	// so the sum is checked as a lower bound: every frame sent is either received or counted.
 	if s.RxDropped == 0 || uint64(got)+s.RxDropped < n+1 {
 		t.Errorf("received %d + dropped %d < sent %d", got, s.RxDropped, n+1)
+	}
+}
+
+// BenchmarkGuestVCAN measures one frame from one endpoint to another through the real kernel's
+// vcan (send, kernel loopback, reader goroutine, Receive), inside the UML guest.
+func BenchmarkGuestVCAN(b *testing.B) {
+	guestkernel.Only(b, guestkernel.UML)
+	for _, fd := range []bool{false, true} {
+		name := map[bool]string{false: "classic", true: "fd"}[fd]
+		b.Run(name, func(b *testing.B) {
+			var opts []socketcan.Option
+			f := frame(0x18DA40F1, true, 1, 2, 3, 4, 5, 6, 7, 8)
+			if fd {
+				opts = append(opts, socketcan.WithFD())
+				f = fdFrame(0x18DA40F1, 64)
+			}
+			tx, err := socketcan.Open(b.Context(), "vcan0", opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tx.Close()
+			rx, err := socketcan.Open(b.Context(), "vcan0", opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rx.Close()
+			ctx := b.Context()
+			for b.Loop() {
+				if err := tx.Send(ctx, f); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rx.Receive(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

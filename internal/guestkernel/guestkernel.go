@@ -61,6 +61,7 @@ func (k Kind) String() string {
 const (
 	envKind    = "HILRUN_GUEST"         // uml or qemu: set only inside a guest
 	envRun     = "HILRUN_GUEST_RUN"     // -test.run pattern
+	envBench   = "HILRUN_GUEST_BENCH"   // -test.bench pattern, run with -test.benchtime=1000x
 	envModules = "HILRUN_GUEST_MODULES" // comma-separated module paths, in load order
 	envOut     = "HILRUN_GUEST_OUT"     // UML: host directory mounted read-write for the result
 	envRequire = "HILRUN_REQUIRE_INTEROP"
@@ -73,6 +74,7 @@ const exitMarker = "hilrun-guest-exit="
 type Spec struct {
 	Kind    Kind
 	Test    string        // a -test.run pattern selecting the guest-side test(s)
+	Bench   string        // a -test.bench pattern of guest-side benchmarks (1000 iterations each)
 	Modules []string      // kernel modules by name ("can", "can-raw", "vcan" …) in load order
 	Timeout time.Duration // boot, tests and power-off, not the first download (default 3 min)
 	Memory  string        // guest memory (default 256M for UML, 512 for qemu)

@@ -47,6 +47,10 @@ func Main(m *testing.M) int {
 		flag.Parse()
 		_ = flag.Set("test.run", os.Getenv(envRun))
 		_ = flag.Set("test.v", "true")
+		if b := os.Getenv(envBench); b != "" {
+			_ = flag.Set("test.bench", b)
+			_ = flag.Set("test.benchtime", "1000x")
+		}
 		code = m.Run()
 	}
 	reportExit(code)

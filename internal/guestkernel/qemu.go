@@ -60,6 +60,7 @@ func (k *QemuKernel) Run(ctx context.Context, binary, work string, spec Spec) (R
 	env, err := cmdlineEnv(map[string]string{
 		envKind:           Qemu.String(),
 		envRun:            spec.Test,
+		envBench:          spec.Bench,
 		envModules:        strings.Join(guestMods, ","),
 		envRequire:        os.Getenv(envRequire),
 		"LD_LIBRARY_PATH": "/lib",

@@ -49,6 +49,7 @@ func (k *UMLKernel) Run(ctx context.Context, binary, out string, spec Spec) (Res
 	env, err := cmdlineEnv(map[string]string{
 		envKind:    UML.String(),
 		envRun:     spec.Test,
+		envBench:   spec.Bench,
 		envModules: strings.Join(mods, ","),
 		envOut:     out,
 		envRequire: os.Getenv(envRequire),

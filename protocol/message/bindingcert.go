@@ -112,13 +112,14 @@ func DecodeBindingClaims(b []byte) (*BindingClaims, error) {
 	return m, nil
 }
 
-// IssueBindingCertificate signs the claims with the authority's key (COSE_Sign1, ES256).
+// IssueBindingCertificate signs the claims with the authority's key (COSE_Sign1, ES256,
+// external AAD "web4/v1/binding-certificate").
 func IssueBindingCertificate(authority *suite.PrivateKey, m *BindingClaims, r io.Reader) ([]byte, error) {
 	payload, err := m.Encode()
 	if err != nil {
 		return nil, err
 	}
-	return sign(authority, payload, r)
+	return signDomain(authority, domainBindingCert, payload, r)
 }
 
 // BindingExpect is what the receiver of a binding certificate knows beforehand.
@@ -133,7 +134,7 @@ type BindingExpect struct {
 // claims decoding, issuer, subject, audience, binding ID, validity window (±MaxSkew), issue time
 // not in the future, confirmation key. It returns the claims and the subject's key.
 func VerifyBindingCertificate(msg []byte, authority *suite.PublicKey, want BindingExpect, now time.Time) (*BindingClaims, *suite.PublicKey, error) {
-	payload, err := verify(authority, msg)
+	payload, err := verifyDomain(authority, domainBindingCert, msg)
 	if err != nil {
 		return nil, nil, err
 	}

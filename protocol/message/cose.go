@@ -26,20 +26,12 @@ const (
 	domainHandshake   = "web4/v1/handshake-section"
 )
 
-func sign(k *suite.PrivateKey, payload []byte, r io.Reader) ([]byte, error) {
-	return signDomain(k, "", payload, r)
-}
-
 func signDomain(k *suite.PrivateKey, domain string, payload []byte, r io.Reader) ([]byte, error) {
 	msg, err := suite.Sign1(k, payload, []byte(domain), r)
 	if err != nil {
 		return nil, fmt.Errorf("message: sign: %w", err)
 	}
 	return msg, nil
-}
-
-func verify(pub *suite.PublicKey, msg []byte) ([]byte, error) {
-	return verifyDomain(pub, "", msg)
 }
 
 // verifyDomain checks the signer's KID before the signature, so a message from another key is

@@ -445,7 +445,7 @@ func TestTamperBindingCertificate(t *testing.T) {
 			c.edit(claims)
 		}
 		payload, _ := marshal(claims)
-		msg, err := signDomain(signer, "", payload, nil)
+		msg, err := signDomain(signer, domainBindingCert, payload, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

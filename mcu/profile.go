@@ -33,8 +33,6 @@ type Figure struct {
 	Low, High time.Duration
 }
 
-func point(d time.Duration) Figure { return Figure{d, d, d} }
-
 // Profile is a device's cost model. Its Ops map is not shared between profiles returned by
 // this package, so a caller may adjust a copy (With) without touching anyone else's.
 type Profile struct {

@@ -39,6 +39,8 @@ var (
 	// ErrMirror: an update was committed but writing its second copy failed, so the file has
 	// lost its redundancy until the next successful update.
 	ErrMirror = errors.New("nvm: mirror write failed")
+	// ErrLocked: another process has the file open.
+	ErrLocked = errors.New("nvm: store in use by another process")
 	// ErrValue: a record holds a value of the wrong shape for its use (a counter of the
 	// wrong length).
 	ErrValue = errors.New("nvm: bad record value")

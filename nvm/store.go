@@ -64,15 +64,20 @@ func OpenWith(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Stat(path)
+	// A missing or empty file holds nothing to lose: format a new one.
+	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
 		if err := create(path, ss); err != nil {
 			return nil, err
 		}
-		f, err = os.OpenFile(path, os.O_RDWR, 0)
 	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("nvm: %w", err)
+	}
+	if err := lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("nvm: locking %s: %w", path, err)
 	}
 	s, err := openFile(osFile{f}, path, ss)
 	if err != nil {

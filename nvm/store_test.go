@@ -209,3 +209,31 @@ func TestCounterStore(t *testing.T) {
 		t.Fatalf("short counter: %v", err)
 	}
 }
+
+func TestFileLockAndEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dev.nvm")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("empty file: %v", err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	s.Close()
+	if err := os.WriteFile(path, []byte("not a store"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("garbage file: %v", err)
+	}
+}

@@ -103,3 +103,12 @@ func CheckVersion(s string) error {
 	}
 	return nil
 }
+
+// Verify checks that b is the image i names (an emulated boot loader's check before it
+// boots received bytes).
+func (i Image) Verify(b []byte) error {
+	if sha256.Sum256(b) != i.Hash {
+		return fmt.Errorf("%w: bytes hash to sha256:%x, want %s", ErrMismatch, sha256.Sum256(b), i.HashHex())
+	}
+	return nil
+}

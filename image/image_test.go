@@ -137,3 +137,13 @@ func TestBootReport(t *testing.T) {
 		t.Fatal("empty version announced")
 	}
 }
+
+func TestVerify(t *testing.T) {
+	img := FromBytes("gateway", "2.0.0", "abc", []byte("pack image"))
+	if err := img.Verify([]byte("pack image")); err != nil {
+		t.Fatal(err)
+	}
+	if err := img.Verify([]byte("pack imagf")); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("tampered: %v", err)
+	}
+}

@@ -148,3 +148,46 @@ func Zero() Profile {
 	}
 	return Profile{Name: "zero", Part: "none (software only)", Ops: ops}
 }
+
+// ParseOp returns the operation named as suite.Op's String does ("sign", "aead-block" …), for
+// rig files that override a profile's figures.
+func ParseOp(name string) (suite.Op, error) {
+	for _, o := range Ops() {
+		if o.String() == strings.ToLower(strings.TrimSpace(name)) {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q", ErrUnknownOp, name)
+}
+
+// Override returns a copy of p with the nominal costs given by operation name (a rig file's
+// measured values; the range becomes the measured point). The composite COSE operations are
+// recomputed from their parts unless they are overridden themselves.
+func (p Profile) Override(costs map[string]time.Duration) (Profile, error) {
+	ops := make(map[suite.Op]Figure, len(p.Ops))
+	for k, v := range p.Ops {
+		ops[k] = v
+	}
+	set := make(map[suite.Op]bool, len(costs))
+	for name, d := range costs {
+		op, err := ParseOp(name)
+		if err != nil {
+			return Profile{}, err
+		}
+		if d < 0 {
+			return Profile{}, fmt.Errorf("mcu: negative cost %v for %s", d, name)
+		}
+		ops[op] = Figure{Nominal: d, Low: d, High: d}
+		set[op] = true
+	}
+	seal, open := ops[suite.OpSealCOSE], ops[suite.OpOpenCOSE]
+	composite(ops)
+	if set[suite.OpSealCOSE] {
+		ops[suite.OpSealCOSE] = seal
+	}
+	if set[suite.OpOpenCOSE] {
+		ops[suite.OpOpenCOSE] = open
+	}
+	p.Ops = ops
+	return p, nil
+}

@@ -179,3 +179,43 @@ func TestChargeZeroAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOverride(t *testing.T) {
+	p, err := STM32WB55().Override(map[string]time.Duration{"verify": 46 * time.Millisecond, "ECDH": 40 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		op   suite.Op
+		want time.Duration
+	}{
+		{suite.OpVerify, 46 * time.Millisecond},
+		{suite.OpECDH, 40 * time.Millisecond},
+		{suite.OpSign, 45 * time.Millisecond},
+		{suite.OpOpenCOSE, 40*time.Millisecond + 300*time.Microsecond},
+		{suite.OpSealCOSE, 85*time.Millisecond + 300*time.Microsecond},
+	}
+	for _, c := range cases {
+		if got := p.Cost(c.op, 1); got != c.want {
+			t.Errorf("%v: %v, want %v", c.op, got, c.want)
+		}
+	}
+	if STM32WB55().Cost(suite.OpVerify, 1) != 90*time.Millisecond {
+		t.Error("override leaked into the default profile")
+	}
+	q, err := Zero().Override(map[string]time.Duration{"seal-cose": time.Second})
+	if err != nil || q.Cost(suite.OpSealCOSE, 1) != time.Second {
+		t.Errorf("explicit composite: %v %v", q.Cost(suite.OpSealCOSE, 1), err)
+	}
+	if _, err := Zero().Override(map[string]time.Duration{"rsa": 1}); !errors.Is(err, ErrUnknownOp) {
+		t.Errorf("unknown op: %v", err)
+	}
+	if _, err := Zero().Override(map[string]time.Duration{"sign": -1}); err == nil {
+		t.Error("negative cost accepted")
+	}
+	for _, op := range Ops() {
+		if got, err := ParseOp(op.String()); err != nil || got != op {
+			t.Errorf("ParseOp(%q) = %v, %v", op, got, err)
+		}
+	}
+}

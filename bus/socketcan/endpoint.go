@@ -60,10 +60,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // (CAN_RAW_RECV_OWN_MSGS stays off), while other sockets on the interface, candump among them,
 // see them through the kernel's loopback.
 type Endpoint struct {
-	name string
-	fd   bool
-	b    backend
-	log  *slog.Logger
+	name    string
+	fd      bool
+	bitrate int
+	b       backend
+	log     *slog.Logger
 
 	rx         chan rxItem
 	done       chan struct{}
@@ -106,7 +107,15 @@ func Open(ctx context.Context, name string, opts ...Option) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEndpoint(name, o, b), nil
+	e := newEndpoint(name, o, b)
+	if all, err := Interfaces(); err == nil {
+		for _, i := range all {
+			if i.Name == name {
+				e.bitrate = i.Bitrate
+			}
+		}
+	}
+	return e, nil
 }
 
 func newEndpoint(name string, o options, b backend) *Endpoint {
@@ -129,9 +138,10 @@ func newEndpoint(name string, o options, b backend) *Endpoint {
 // Name returns the interface name.
 func (e *Endpoint) Name() string { return e.name }
 
-// Capabilities reports FD when the endpoint was opened WithFD.
+// Capabilities reports FD when the endpoint was opened WithFD, and the controller's nominal
+// bitrate when the driver reports one (0 for vcan).
 func (e *Endpoint) Capabilities() bus.Capabilities {
-	return bus.Capabilities{FD: e.fd, Remote: true}
+	return bus.Capabilities{FD: e.fd, Remote: true, Bitrate: e.bitrate}
 }
 
 func (e *Endpoint) reader() {

@@ -16,6 +16,12 @@ type Interface struct {
 	Kind  string // link kind: "vcan", "slcan", "can" (a hardware driver), … ; empty when unknown
 	MTU   int    // 16 classic only, 72 CAN FD
 	Up    bool
+
+	// Controller settings, for interfaces of kind "can" (hardware drivers and slcan) that
+	// report them; zero otherwise.
+	Bitrate     int    // nominal bitrate in bit/s
+	DataBitrate int    // CAN FD data-phase bitrate in bit/s
+	State       string // "error-active", "error-warning", "error-passive", "bus-off", "stopped", "sleeping"
 }
 
 // FD reports whether the interface carries CAN FD frames.
@@ -139,12 +145,15 @@ type link struct {
 	typ uint16
 }
 
-// parseLink decodes an ifinfomsg and the attributes hilrun needs from it.
+// parseLink decodes an ifinfomsg and, for a CAN link, the attributes hilrun needs from it.
 func parseLink(b []byte) (link, error) {
 	if len(b) < ifInfoLen {
 		return link{}, fmt.Errorf("%w: ifinfomsg of %d bytes", ErrNetlink, len(b))
 	}
 	l := link{typ: binary.NativeEndian.Uint16(b[2:4])}
+	if l.typ != unix.ARPHRD_CAN {
+		return l, nil // other links' attributes are none of this package's business
+	}
 	l.Index = int(int32(binary.NativeEndian.Uint32(b[4:8])))
 	l.Up = binary.NativeEndian.Uint32(b[8:12])&unix.IFF_UP != 0
 	err := walkAttrs(b[ifInfoLen:], func(typ uint16, v []byte) error {
@@ -158,8 +167,13 @@ func parseLink(b []byte) (link, error) {
 			l.MTU = int(binary.NativeEndian.Uint32(v))
 		case unix.IFLA_LINKINFO:
 			return walkAttrs(v, func(typ uint16, v []byte) error {
-				if typ == unix.IFLA_INFO_KIND {
+				switch typ {
+				case unix.IFLA_INFO_KIND:
 					l.Kind = cString(v)
+				case unix.IFLA_INFO_DATA:
+					if l.Kind == "can" { // can-dev's data; other kinds number their attributes alike
+						return walkAttrs(v, l.canAttr)
+					}
 				}
 				return nil
 			})
@@ -167,6 +181,35 @@ func parseLink(b []byte) (link, error) {
 		return nil
 	})
 	return l, err
+}
+
+var canStates = [...]string{"error-active", "error-warning", "error-passive", "bus-off", "stopped", "sleeping"}
+
+// canAttr reads one attribute of the can-dev link data (linux/can/netlink.h).
+func (l *link) canAttr(typ uint16, v []byte) error {
+	switch typ {
+	case unix.IFLA_CAN_BITTIMING, unix.IFLA_CAN_DATA_BITTIMING:
+		// struct can_bittiming begins with the bitrate.
+		if len(v) < 4 {
+			return fmt.Errorf("%w: bit timing of %d bytes", ErrNetlink, len(v))
+		}
+		br := int(binary.NativeEndian.Uint32(v[0:4]))
+		if typ == unix.IFLA_CAN_BITTIMING {
+			l.Bitrate = br
+		} else {
+			l.DataBitrate = br
+		}
+	case unix.IFLA_CAN_STATE:
+		if len(v) != 4 {
+			return fmt.Errorf("%w: CAN state of %d bytes", ErrNetlink, len(v))
+		}
+		if st := binary.NativeEndian.Uint32(v); st < uint32(len(canStates)) {
+			l.State = canStates[st]
+		} else {
+			l.State = fmt.Sprintf("state-%d", st)
+		}
+	}
+	return nil
 }
 
 // walkAttrs calls fn for each attribute in b (the nested flag is masked off the type).

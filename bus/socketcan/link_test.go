@@ -32,6 +32,40 @@ func TestParseLink(t *testing.T) {
 	}
 }
 
+func TestParseLinkCANData(t *testing.T) {
+	info := ifInfo{typ: unix.ARPHRD_CAN, index: 3, flags: unix.IFF_UP}
+	b := info.append(nil)
+	b = append(b, nlAttr(unix.IFLA_IFNAME, []byte("can0\x00"))...)
+	bt := binary.NativeEndian.AppendUint32(nil, 500000)
+	bt = append(bt, make([]byte, 28)...) // rest of struct can_bittiming
+	dbt := binary.NativeEndian.AppendUint32(nil, 2000000)
+	dbt = append(dbt, make([]byte, 28)...)
+	data := nlAttr(unix.IFLA_CAN_BITTIMING, bt)
+	data = append(data, nlAttr(unix.IFLA_CAN_DATA_BITTIMING, dbt)...)
+	data = append(data, nlAttr(unix.IFLA_CAN_STATE, binary.NativeEndian.AppendUint32(nil, unix.CAN_STATE_BUS_OFF))...)
+	li := nlAttr(unix.IFLA_INFO_KIND, []byte("can"))
+	li = append(li, nlAttr(unix.IFLA_INFO_DATA, data)...)
+	b = append(b, nlAttr(unix.IFLA_LINKINFO, li)...)
+	l, err := parseLink(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Interface{Name: "can0", Index: 3, Kind: "can", Up: true, Bitrate: 500000, DataBitrate: 2000000, State: "bus-off"}
+	if l.Interface != want {
+		t.Errorf("parseLink = %+v, want %+v", l.Interface, want)
+	}
+	badInfo := append(nlAttr(unix.IFLA_INFO_KIND, []byte("can")), nlAttr(unix.IFLA_INFO_DATA, nlAttr(unix.IFLA_CAN_STATE, []byte{1}))...)
+	bad := append(info.append(nil), nlAttr(unix.IFLA_LINKINFO, badInfo)...)
+	if _, err := parseLink(bad); !errors.Is(err, ErrNetlink) {
+		t.Errorf("short CAN state: %v", err)
+	}
+	// Another kind's data is not read as can-dev's.
+	other := append(info.append(nil), nlAttr(unix.IFLA_LINKINFO, append(nlAttr(unix.IFLA_INFO_KIND, []byte("vxcan")), nlAttr(unix.IFLA_INFO_DATA, nlAttr(unix.IFLA_CAN_STATE, []byte{1}))...))...)
+	if l, err := parseLink(other); err != nil || l.State != "" {
+		t.Errorf("vxcan data: %+v, %v", l, err)
+	}
+}
+
 func TestNlAttrGolden(t *testing.T) {
 	got := nlAttr(unix.IFLA_INFO_KIND, []byte("vcan"))
 	want := []byte{8, 0, 1, 0, 'v', 'c', 'a', 'n'}
@@ -89,4 +123,18 @@ func FuzzParseLink(f *testing.F) {
 			t.Fatalf("error %v does not wrap ErrNetlink", err)
 		}
 	})
+}
+
+// TestInterfacesHost lists the host's links: rtnetlink dumps need no privilege, and a host
+// without CAN simply has none.
+func TestInterfacesHost(t *testing.T) {
+	all, err := Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range all {
+		if i.Name == "" || i.Index <= 0 {
+			t.Errorf("odd interface %+v", i)
+		}
+	}
 }

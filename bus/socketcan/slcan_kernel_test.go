@@ -75,6 +75,7 @@ func attachSLCAN(t *testing.T, slave, name string) {
 				if err := socketcan.SetUp(name, true); err != nil {
 					t.Fatal(err)
 				}
+				t.Logf("slcand made %+v", i)
 				return
 			}
 		}

@@ -155,7 +155,7 @@ func (e *Engine) onKeyHalf(l *link, id canid.ID, env []byte) error {
 	if l.pair != nil {
 		e.dropPairings(l)
 	}
-	l.pair = p
+	l.pair, l.seen = p, nil
 	if err := e.savePairing(l, p); err != nil {
 		return err
 	}

@@ -1,0 +1,203 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/modbatt/hilrun/authority"
+	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/session"
+	"github.com/modbatt/hilrun/protocol/suite"
+)
+
+// Device is a node the app reaches on CAN: the pack, or a module behind it.
+type Device struct {
+	EntityID string
+	Addr     uint8
+}
+
+// Config configures the app. Endpoint, Clock, Rand, Store and Authority are required.
+type Config struct {
+	EntityID string // default "hilrun-app"
+	ChainID  string // ledger the bindings are recorded on; default "web4-local"
+	// API is the base URL of the app's own HTTP API ("http://127.0.0.1:8080/api"): the
+	// authority calls <API>/binding/generate-keys for the app's key and as the CAN relay.
+	API       string
+	Endpoint  bus.Endpoint
+	Clock     clock.Clock
+	Rand      io.Reader
+	Store     session.Store
+	Authority *authority.Client
+	Pack      Device   // default: EntityID "pack-0", Addr 0x40
+	Modules   []Device // the modules behind the pack
+	Logger    *slog.Logger
+	Cost      session.CostFunc
+	// Timeout bounds each wait of a flow on the bus (an announce, a completion); default 10 s
+	// of the app's clock.
+	Timeout time.Duration
+}
+
+// App is the host app.
+type App struct {
+	cfg  Config
+	eng  *session.Engine
+	auth *suite.PublicKey
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	waiters  map[int]func(session.Event) bool
+	nextW    int
+	subs     []chan session.Event
+	bindings map[string]string // "a|b" entity pair → binding ID
+	pairings map[string]string // entity ID of the pack's partner (or the pack for app×pack) → pairing ID
+	certs    map[string][]byte // the same key → the last pairing certificate
+}
+
+// New makes the app. It asks the authority for its key.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Authority == nil {
+		return nil, errors.New("app: no authority client")
+	}
+	if cfg.EntityID == "" {
+		cfg.EntityID = "hilrun-app"
+	}
+	if cfg.ChainID == "" {
+		cfg.ChainID = "web4-local"
+	}
+	if cfg.Pack.EntityID == "" {
+		cfg.Pack = Device{EntityID: "pack-0", Addr: canid.AddrPack}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	key, _, err := cfg.Authority.Authority(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("app: authority key: %w", err)
+	}
+	a := &App{cfg: cfg, auth: key, log: cfg.Logger, waiters: map[int]func(session.Event) bool{},
+		bindings: map[string]string{}, pairings: map[string]string{}, certs: map[string][]byte{}}
+	a.eng, err = session.New(session.Config{
+		Identity: session.Identity{EntityID: cfg.EntityID, Role: message.RoleApp, Addr: canid.AddrApp, Access: a.Access()},
+		Endpoint: cfg.Endpoint, Clock: cfg.Clock, Rand: cfg.Rand, Store: cfg.Store, Authority: key,
+		Cost: cfg.Cost, Logger: cfg.Logger,
+		Peers: []session.Peer{{Addr: cfg.Pack.Addr, EntityID: cfg.Pack.EntityID, Role: message.RolePack}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Engine is the app's link engine (for suites that go below the flows).
+func (a *App) Engine() *session.Engine { return a.eng }
+
+// Access is the app's access data: reached over HTTP at its API.
+func (a *App) Access() message.AccessData {
+	ep := a.cfg.API
+	if ep == "" {
+		ep = "http://localhost:8080/api"
+	}
+	return message.AccessData{Type: "http", ChainID: a.cfg.ChainID, DeviceID: a.cfg.EntityID, Endpoint: ep}
+}
+
+// DeviceAccess is a CAN device's access data.
+func (a *App) DeviceAccess(d Device) message.AccessData {
+	return message.AccessData{Type: "can", ChainID: a.cfg.ChainID, DeviceID: d.EntityID, Endpoint: fmt.Sprintf("0x%02x", d.Addr)}
+}
+
+// Run runs the engine and the event dispatch until ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.dispatch(ctx)
+	return a.eng.Run(ctx)
+}
+
+// Subscribe returns a channel of every engine event (telemetry, escalations, validation
+// traffic …). Events are dropped for a subscriber that does not keep up.
+func (a *App) Subscribe(n int) <-chan session.Event {
+	ch := make(chan session.Event, max(n, 1))
+	a.mu.Lock()
+	a.subs = append(a.subs, ch)
+	a.mu.Unlock()
+	return ch
+}
+
+func (a *App) dispatch(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-a.eng.Events():
+			a.mu.Lock()
+			for id, w := range a.waiters {
+				if w(ev) {
+					delete(a.waiters, id)
+				}
+			}
+			subs := append([]chan session.Event(nil), a.subs...)
+			a.mu.Unlock()
+			for _, s := range subs {
+				select {
+				case s <- ev:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// expect registers a waiter before the action that causes the event, then waits for it.
+type expectation struct {
+	a  *App
+	id int
+	ch chan session.Event
+}
+
+func (a *App) expect(match func(session.Event) bool) *expectation {
+	x := &expectation{a: a, ch: make(chan session.Event, 1)}
+	a.mu.Lock()
+	x.id = a.nextW
+	a.nextW++
+	a.waiters[x.id] = func(ev session.Event) bool {
+		if match(ev) {
+			x.ch <- ev
+			return true
+		}
+		return false
+	}
+	a.mu.Unlock()
+	return x
+}
+
+func (x *expectation) wait(ctx context.Context, what string) (session.Event, error) {
+	t := x.a.cfg.Clock.NewTimer(x.a.cfg.Timeout)
+	defer t.Stop()
+	defer func() {
+		x.a.mu.Lock()
+		delete(x.a.waiters, x.id)
+		x.a.mu.Unlock()
+	}()
+	select {
+	case ev := <-x.ch:
+		return ev, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("app: waiting for %s: %w", what, ctx.Err())
+	case <-t.C():
+		return nil, fmt.Errorf("app: waiting for %s: %w", what, ErrTimeout)
+	}
+}
+
+// ErrTimeout is a flow step that did not happen within Config.Timeout.
+var ErrTimeout = errors.New("app: timed out")

@@ -237,3 +237,40 @@ func TestFileLockAndEmptyFile(t *testing.T) {
 		t.Fatalf("garbage file: %v", err)
 	}
 }
+
+// Concurrent updates from several goroutines (a device's link engine and its counters) all
+// land; run with -race.
+func TestConcurrentUpdates(t *testing.T) {
+	f := NewMemFile(nil)
+	s, err := OpenFile(f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var err error
+			for i := 0; i < 25 && err == nil; i++ {
+				err = s.Put(string(rune('a'+g))+"/"+string(rune('0'+i%10)), []byte{byte(i)})
+				s.Get("a/0")
+				s.Names()
+			}
+			done <- err
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenFile(NewMemFile(f.Bytes()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.Names()); got != 40 {
+		t.Fatalf("%d records, want 40", got)
+	}
+	if r.Health().Generation != 100 {
+		t.Fatalf("generation %d", r.Health().Generation)
+	}
+}

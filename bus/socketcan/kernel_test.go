@@ -69,6 +69,27 @@ func TestGuestVCAN(t *testing.T) {
 		if len(want) != 0 {
 			t.Errorf("not listed: %v (got %+v)", want, all)
 		}
+		if err := socketcan.CreateVCAN("vcan0", false); !errors.Is(err, unix.EEXIST) {
+			t.Errorf("CreateVCAN(existing vcan0) = %v, want EEXIST", err)
+		}
+		if err := socketcan.CreateVCAN("vcan9", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := socketcan.SetUp("vcan9", false); err != nil {
+			t.Error(err)
+		}
+		if err := socketcan.DeleteLink("vcan9"); err != nil {
+			t.Fatal(err)
+		}
+		after, err := socketcan.Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range after {
+			if i.Name == "vcan9" {
+				t.Errorf("vcan9 still listed after DeleteLink: %+v", i)
+			}
+		}
 	})
 	for _, fd := range []bool{false, true} {
 		name := map[bool]string{false: "classic", true: "fd"}[fd]

@@ -39,5 +39,6 @@
 // writes and counter reservations (one per freshness.DefaultBlock messages) easily afford.
 //
 // A new file is formatted in a temporary file that is synced and renamed into place, so a
-// power loss while creating it leaves no file rather than a half-formatted one.
+// power loss while creating it leaves no file rather than a half-formatted one. An open file
+// is locked (flock) so two device processes never share one NVM file.
 package nvm

@@ -15,6 +15,7 @@ import (
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
 	"github.com/modbatt/hilrun/nvm"
+	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 	"github.com/modbatt/hilrun/protocol/suite"
 )
@@ -184,7 +185,7 @@ func (d *Device) boot() {
 		img.Name, img.Version, img.Commit = "firmware", "dev", "unknown"
 		d.cfg.Image = img
 	}
-	if a, err := image.Boot(img, image.Node{EntityID: d.cfg.EntityID, Addr: d.moduleID}, now); err != nil {
+	if a, err := image.Boot(img, image.Node{EntityID: d.cfg.EntityID, Role: message.RoleModule, Addr: d.moduleID}, now); err != nil {
 		d.log.Warn("module: boot report", "err", err)
 	} else {
 		d.log.Info("module: booted", "image", img.String(), "entity", a.EntityID, "unique_id", fmt.Sprintf("%08x", d.cfg.UniqueID),

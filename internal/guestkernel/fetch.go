@@ -41,7 +41,10 @@ type Package struct {
 // fetch returns the unpacked package, downloading and unpacking it on first use. pkg is a
 // package name or, when resolve is set, a metapackage whose first linux-image dependency is
 // taken (linux-image-amd64 → linux-image-6.1.0-NN-amd64).
-func fetch(ctx context.Context, cache, pkg string, resolve bool) (Package, error) {
+//
+// Only files keep accepts (paths relative to the package root) stay in the cache: a kernel
+// package is hundreds of megabytes unpacked, of which the tests need a kernel and a few modules.
+func fetch(ctx context.Context, cache, pkg string, resolve bool, keep func(rel string) bool) (Package, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return Package{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -90,6 +93,9 @@ func fetch(ctx context.Context, cache, pkg string, resolve bool) (Package, error
 	tree := filepath.Join(work, "tree")
 	if err := run(ctx, "", "dpkg-deb", "-x", debs[0], tree); err != nil {
 		return Package{}, fmt.Errorf("%w: unpack %s: %v", ErrUnavailable, debs[0], err)
+	}
+	if err := prune(tree, keep); err != nil {
+		return Package{}, fmt.Errorf("guestkernel: prune %s: %w", name, err)
 	}
 	if err := os.WriteFile(filepath.Join(tree, ".complete"), []byte(name+" "+version+"\n"), 0o644); err != nil {
 		return Package{}, err
@@ -240,4 +246,32 @@ func findModules(root string, names []string) ([]string, error) {
 		paths[i] = p
 	}
 	return paths, nil
+}
+
+// prune removes from tree every file keep rejects, and the directories left empty.
+func prune(tree string, keep func(rel string) bool) error {
+	var dirs []string
+	err := filepath.WalkDir(tree, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(tree, path)
+		if d.IsDir() {
+			dirs = append(dirs, path)
+			return nil
+		}
+		if keep(filepath.ToSlash(rel)) {
+			return nil
+		}
+		return os.Remove(path)
+	})
+	for i := len(dirs) - 1; i > 0; i-- {
+		_ = os.Remove(dirs[i]) // fails, as it should, on directories that still hold files
+	}
+	return err
+}
+
+// canModule accepts the kernel's CAN modules (net/can, drivers/net/can) under a modules tree.
+func canModule(rel string) bool {
+	return strings.HasSuffix(rel, ".ko") && (strings.Contains(rel, "/kernel/net/can/") || strings.Contains(rel, "/kernel/drivers/net/can/"))
 }

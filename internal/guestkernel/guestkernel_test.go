@@ -111,3 +111,31 @@ func TestFindModules(t *testing.T) {
 		t.Error("findModules found a module that is not there")
 	}
 }
+
+func TestPrune(t *testing.T) {
+	root := t.TempDir()
+	files := []string{
+		"boot/vmlinuz-6.1.0-1-amd64", "boot/System.map-6.1.0-1-amd64",
+		"lib/modules/6.1.0-1-amd64/kernel/net/can/can.ko",
+		"lib/modules/6.1.0-1-amd64/kernel/drivers/net/can/vcan.ko",
+		"lib/modules/6.1.0-1-amd64/kernel/drivers/net/ethernet/e1000.ko",
+		"usr/share/doc/x/changelog.gz",
+	}
+	for _, f := range files {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), nil, 0o644)
+	}
+	keep := func(rel string) bool { return strings.HasPrefix(rel, "boot/vmlinuz-") || canModule(rel) }
+	if err := prune(root, keep); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		_, err := os.Stat(filepath.Join(root, f))
+		if kept := err == nil; kept != (i == 0 || i == 2 || i == 3) {
+			t.Errorf("%s kept=%v", f, kept)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr")); err == nil {
+		t.Error("empty directory usr left behind")
+	}
+}

@@ -33,7 +33,9 @@ func FetchQemu(ctx context.Context) (*QemuKernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := fetch(ctx, cache, "linux-image-amd64", true)
+	p, err := fetch(ctx, cache, "linux-image-amd64", true, func(rel string) bool {
+		return strings.HasPrefix(rel, "boot/vmlinuz-") || strings.HasPrefix(rel, "lib/modules/") && canModule(rel)
+	})
 	if err != nil {
 		return nil, err
 	}

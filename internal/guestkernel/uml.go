@@ -26,7 +26,9 @@ func FetchUML(ctx context.Context) (*UMLKernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := fetch(ctx, cache, "user-mode-linux", false)
+	p, err := fetch(ctx, cache, "user-mode-linux", false, func(rel string) bool {
+		return rel == "usr/bin/linux.uml" || strings.HasPrefix(rel, "usr/lib/uml/modules/") && canModule(rel)
+	})
 	if err != nil {
 		return nil, err
 	}

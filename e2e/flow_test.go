@@ -138,7 +138,9 @@ func TestEndToEnd(t *testing.T) {
 	ctx := s.ctx
 	sub := s.app.Subscribe(1024)
 	start := time.Now()
-	step := func(name string, t0 time.Time) { t.Logf("%-28s %8.1f ms", name, float64(time.Since(t0).Microseconds())/1000) }
+	step := func(name string, t0 time.Time) {
+		t.Logf("%-28s %8.1f ms", name, float64(time.Since(t0).Microseconds())/1000)
+	}
 
 	t0 := time.Now()
 	if _, err := s.app.BindPack(ctx); err != nil {

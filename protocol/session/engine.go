@@ -109,10 +109,17 @@ type Engine struct {
 	statMu sync.Mutex
 	stats  Stats
 
-	// Owned by the loop.
+	// Owned by the transport goroutine.
+	txq  map[uint32][]*outMsg
+	busy map[uint32]*outMsg
+	// Handed from the protocol goroutine to the transport.
+	txMu      sync.Mutex
+	txPending []*outMsg
+	txKick    chan struct{}
+	inbox     chan inbound
+
+	// Owned by the protocol goroutine (the loop).
 	links    map[uint8]*link
-	txq      map[uint32][]*outMsg
-	busy     map[uint32]*outMsg
 	acks     map[ackKey]chan ackResult
 	ackCmd   map[ackKey][]byte
 	keyWait  map[uint8][]chan *message.GenerateKeysResponse
@@ -181,7 +188,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, clk: cfg.Clock, log: cfg.Logger, node: node, proxies: map[uint8]*isotp.Node{},
 		events: make(chan Event, cfg.Events), reqs: make(chan func()), input: make(chan bus.Received, DefaultInput),
-		done: make(chan struct{}), links: map[uint8]*link{}, txq: map[uint32][]*outMsg{}, busy: map[uint32]*outMsg{},
+		done: make(chan struct{}), txKick: make(chan struct{}, 1), inbox: make(chan inbound, DefaultInput), links: map[uint8]*link{}, txq: map[uint32][]*outMsg{}, busy: map[uint32]*outMsg{},
 		acks: map[ackKey]chan ackResult{}, ackCmd: map[ackKey][]byte{}, keyWait: map[uint8][]chan *message.GenerateKeysResponse{},
 		lim: map[uint8]*limiter{}, authFail: map[uint8]*trigger{}, replays: map[uint8]*trigger{},
 		stats: Stats{Rejected: map[Cause]uint64{}}}
@@ -276,6 +283,11 @@ func (e *Engine) do(ctx context.Context, f func() error) error {
 
 // Run runs the engine until ctx ends. It returns ctx's error, or the endpoint's when reading
 // it failed.
+//
+// Two goroutines share the work, as an MCU's CAN interrupt and main loop do: the transport
+// runs ISO-TP (frames, flow control, timers) and never waits for cryptography, so a peer's
+// transfer is served while the protocol goroutine is busy with a charged operation; the
+// protocol goroutine owns the links and handles whole messages in order.
 func (e *Engine) Run(ctx context.Context) error {
 	e.runMu.Lock()
 	if e.ran {
@@ -294,8 +306,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.read(ctx, rerr) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); e.transport(ctx) }()
 	defer wg.Wait()
-	defer e.failWaiters()
+	defer cancel()
+	defer e.failAcks()
 	e.boot()
 	var timer clock.Timer
 	var armed time.Time
@@ -305,7 +320,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 	for {
-		dl, ok := e.nextDeadline()
+		dl, ok := e.pairingDeadline()
 		var tick <-chan time.Time
 		switch {
 		case ok && dl.Equal(armed) && timer != nil:
@@ -328,13 +343,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-rerr:
 			return err
-		case r := <-e.input:
-			e.handleFrame(r)
+		case in := <-e.inbox:
+			e.dispatch(in)
 		case f := <-e.reqs:
 			f()
 		case <-tick:
 			armed = time.Time{}
-			e.tick()
+			e.expirePairings()
 		}
 	}
 }
@@ -366,54 +381,27 @@ func (e *Engine) read(ctx context.Context, rerr chan<- error) {
 	}
 }
 
-func (e *Engine) failWaiters() {
+func (e *Engine) failAcks() {
 	for k, w := range e.acks {
 		w <- ackResult{err: ErrClosed}
 		delete(e.acks, k)
 	}
-	for id, m := range e.busy {
-		if m.res != nil {
-			m.res <- ErrClosed
-		}
-		delete(e.busy, id)
-	}
-	for id, q := range e.txq {
-		for _, m := range q {
-			if m.res != nil {
-				m.res <- ErrClosed
-			}
-		}
-		delete(e.txq, id)
-	}
 }
 
-// nextDeadline is the earliest of the ISO-TP timers and the links' pairing deadlines.
-func (e *Engine) nextDeadline() (time.Time, bool) {
+// pairingDeadline is the earliest partial-pairing deadline.
+func (e *Engine) pairingDeadline() (time.Time, bool) {
 	var best time.Time
 	ok := false
-	consider := func(t time.Time, has bool) {
-		if has && (!ok || t.Before(best)) {
-			best, ok = t, true
-		}
-	}
-	consider(e.node.NextDeadline())
-	for _, n := range e.proxies {
-		consider(n.NextDeadline())
-	}
 	for _, l := range e.links {
-		if l.pend != nil {
-			consider(l.pend.deadline, true)
+		if l.pend != nil && (!ok || l.pend.deadline.Before(best)) {
+			best, ok = l.pend.deadline, true
 		}
 	}
 	return best, ok
 }
 
-func (e *Engine) tick() {
+func (e *Engine) expirePairings() {
 	now := e.clk.Now()
-	e.apply(e.node.Tick(now), e.node)
-	for _, n := range e.proxies {
-		e.apply(n.Tick(now), n)
-	}
 	for _, l := range e.links {
 		if l.pend != nil && !now.Before(l.pend.deadline) {
 			e.pairingTimedOut(l)
@@ -421,113 +409,38 @@ func (e *Engine) tick() {
 	}
 }
 
-// handleFrame feeds one Web4 frame to the ISO-TP node it is addressed to, or to the
-// single-frame telemetry verifier.
-func (e *Engine) handleFrame(r bus.Received) {
-	f := r.Frame
-	id, err := canid.Decode(f.ID, f.Extended)
-	if err != nil {
-		e.reject(0, CauseNotWeb4, err)
-		return
-	}
-	if id.Type.Framing() == canid.Raw {
-		if id.Dst == e.cfg.Identity.Addr {
-			e.handleShort(id, f)
-		}
-		return
-	}
-	n := e.node
-	if p, ok := e.proxies[id.Dst]; ok {
-		n = p
-	}
-	out, err := n.HandleFrame(f, e.clk.Now())
-	if err != nil && !errors.Is(err, isotp.ErrNotAddressed) {
-		e.reject(id.Src, CauseTransport, err)
-	}
-	e.apply(out, n)
+// inbound is what the transport hands the protocol goroutine: a reassembled message, or a
+// raw single-frame telemetry frame.
+type inbound struct {
+	msg isotp.Message
+	raw *bus.Frame
 }
 
-// apply sends a node's frames and settles what they finished.
-func (e *Engine) apply(out isotp.Output, n *isotp.Node) {
-	for _, f := range out.Frames {
-		ctx, cancel := context.WithTimeout(e.runCtx, n.Config().NAs)
-		err := e.cfg.Endpoint.Send(ctx, f)
-		cancel()
-		if err != nil {
-			more := n.Abort(f, err)
-			out.Done = append(out.Done, more.Done...)
-			out.Errors = append(out.Errors, more.Errors...)
+func (e *Engine) dispatch(in inbound) {
+	if in.raw != nil {
+		id, err := canid.Decode(in.raw.ID, in.raw.Extended)
+		if err == nil {
+			e.handleShort(id, *in.raw)
 		}
+		return
 	}
-	for _, d := range out.Done {
-		raw := d.ID.Encode()
-		if m := e.busy[raw]; m != nil {
-			delete(e.busy, raw)
-			if m.res != nil {
-				m.res <- d.Err
-			}
-		}
-		if q := e.txq[raw]; len(q) > 0 {
-			next := q[0]
-			if len(q) == 1 {
-				delete(e.txq, raw)
-			} else {
-				e.txq[raw] = q[1:]
-			}
-			e.start(next)
-		}
+	m := in.msg
+	if m.ID.Dst != e.cfg.Identity.Addr && m.ID.Dst != canid.AddrBroadcast {
+		e.handleProxied(m)
+		return
 	}
-	for _, err := range out.Errors {
-		var ie *isotp.Error
-		peer := uint8(0)
-		if errors.As(err, &ie) {
-			peer = ie.ID.Src
-		}
-		e.reject(peer, CauseTransport, err)
-	}
-	for _, m := range out.Messages {
-		e.count(func(s *Stats) { s.RxMessages++ })
-		if m.ID.Dst != e.cfg.Identity.Addr && m.ID.Dst != canid.AddrBroadcast {
-			e.handleProxied(m)
-			continue
-		}
-		e.handleMessage(m)
-	}
+	e.handleMessage(m)
 }
 
-// send queues a message; transmissions of one identifier go one after the other.
+// send queues a message for the transport (protocol goroutine).
 func (e *Engine) send(msg isotp.Message, res chan error) {
-	n := e.node
-	if msg.ID.Src != e.cfg.Identity.Addr {
-		n = e.proxies[msg.ID.Src]
-		if n == nil {
-			if res != nil {
-				res <- fmt.Errorf("session: %#02x is not a proxied address", msg.ID.Src)
-			}
-			return
-		}
+	e.txMu.Lock()
+	e.txPending = append(e.txPending, &outMsg{msg: msg, res: res})
+	e.txMu.Unlock()
+	select {
+	case e.txKick <- struct{}{}:
+	default:
 	}
-	m := &outMsg{msg: msg, res: res, from: n}
-	raw := msg.ID.Encode()
-	if e.busy[raw] != nil {
-		e.txq[raw] = append(e.txq[raw], m)
-		return
-	}
-	e.start(m)
-}
-
-func (e *Engine) start(m *outMsg) {
-	raw := m.msg.ID.Encode()
-	out, err := m.from.Send(m.msg, e.clk.Now())
-	if err != nil {
-		if m.res != nil {
-			m.res <- err
-		}
-		return
-	}
-	e.count(func(s *Stats) { s.TxMessages++ })
-	e.busy[raw] = m
-	e.apply(out, m.from)
 }
 
 // sendFrame sends one raw frame (single-frame telemetry).
@@ -539,28 +452,4 @@ func (e *Engine) sendFrame(f bus.Frame) error {
 	}
 	e.count(func(s *Stats) { s.TxMessages++ })
 	return nil
-}
-
-// wait sends msg from the loop and waits, outside the loop, for its transmission to end.
-func (e *Engine) transmit(ctx context.Context, build func() (isotp.Message, error)) error {
-	res := make(chan error, 1)
-	err := e.do(ctx, func() error {
-		msg, err := build()
-		if err != nil {
-			return err
-		}
-		e.send(msg, res)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-e.done:
-		return ErrClosed
-	}
 }

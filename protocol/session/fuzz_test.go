@@ -95,6 +95,9 @@ func FuzzEngineFrames(f *testing.F) {
 		e.runCtx = ctx
 		for _, fr := range fuzzFrames(in) {
 			e.handleFrame(bus.Received{Frame: fr, Time: w.clk.Now()})
+			for len(e.inbox) > 0 {
+				e.dispatch(<-e.inbox)
+			}
 		}
 		if s := e.Stats(); s.Commands > 0 && s.Rejected[CauseAuth] == 0 && len(in) < 40 {
 			t.Fatalf("a command was accepted from %d bytes of fuzz input", len(in))

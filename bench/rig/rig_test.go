@@ -231,7 +231,9 @@ func TestValidationErrors(t *testing.T) {
 }
 
 func add2Devices(extra string) func(string) string {
-	return func(s string) string { return strings.Replace(s, "power:", strings.TrimSuffix(extra, "\n")+"\npower:", 1) }
+	return func(s string) string {
+		return strings.Replace(s, "power:", strings.TrimSuffix(extra, "\n")+"\npower:", 1)
+	}
 }
 
 func TestProblemsAreCollected(t *testing.T) {

@@ -264,9 +264,9 @@ func (d *Device) call(ctx context.Context, f func() error) error {
 }
 
 // charge is the link engine's CostFunc: the modelled MCU time of op on the device clock.
-func (d *Device) charge(op suite.Op, n int) {
+func (d *Device) charge(ctx context.Context, op suite.Op, n int) {
 	c := mcu.Charger{Clock: d.clk, Profile: d.cfg.Profile, Meter: &d.meter}
-	if err := c.Charge(d.runCtx, op, n); err != nil && d.runCtx.Err() == nil {
+	if err := c.Charge(ctx, op, n); err != nil && ctx.Err() == nil {
 		d.log.Warn("module: charging crypto cost", "op", op, "err", err)
 	}
 }

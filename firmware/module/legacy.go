@@ -14,6 +14,11 @@ import (
 func (d *Device) handleFrame(r bus.Received) {
 	d.count(func(s *Stats) { s.RxFrames++ })
 	f := r.Frame
+	if err := f.Validate(); err != nil {
+		// A transport should never hand over such a frame; refuse it before anything reads it.
+		d.count(func(s *Stats) { s.Rejected[CauseMalformed]++ })
+		return
+	}
 	switch canid.Classify(f.ID, f.Extended) {
 	case canid.Legacy:
 		d.handleLegacy(f)

@@ -9,6 +9,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 // web4 is the running link engine and what stops it.
@@ -31,15 +32,18 @@ func (d *Device) restartWeb4() {
 	id := session.Identity{EntityID: d.cfg.EntityID, Role: message.RoleModule, Addr: addr,
 		Access:       d.access(addr),
 		ImageVersion: d.cfg.Image.Version, ImageHash: append([]byte(nil), d.cfg.Image.Hash[:]...)}
+	ctx, cancel := context.WithCancel(d.runCtx)
+	// Charged on the engine's context, so stopping it cuts a P-256 wait short.
+	cost := func(op suite.Op, n int) { d.charge(ctx, op, n) }
 	eng, err := session.New(session.Config{Identity: id, Endpoint: d.cfg.Bus, External: true, Clock: d.clk,
-		Rand: d.cfg.Rand, Store: engineStore{d.nvm}, Authority: d.cfg.Authority, Cost: d.charge,
+		Rand: d.cfg.Rand, Store: engineStore{d.nvm}, Authority: d.cfg.Authority, Cost: cost,
 		Logger: d.log.With("web4", addr), Peers: []session.Peer{{Addr: canid.AddrPack, Role: message.RolePack}},
 		Upstream: canid.AddrPack, PairingTimeout: d.cfg.PairingTimeout})
 	if err != nil {
+		cancel()
 		d.log.Error("module: link engine", "err", err)
 		return
 	}
-	ctx, cancel := context.WithCancel(d.runCtx)
 	w := &web4{eng: eng, addr: addr, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)

@@ -40,7 +40,7 @@ type Config struct {
 	Modules   []Device // the modules behind the pack
 	Logger    *slog.Logger
 	Cost      session.CostFunc
-	// Timeout bounds each wait of a flow on the bus (an announce, a completion); default 10 s
+	// Timeout bounds each wait of a flow on the bus (an announce, a completion); default 60 s
 	// of the app's clock.
 	Timeout time.Duration
 }
@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = 60 * time.Second
 	}
 	key, _, err := cfg.Authority.Authority(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,11 @@ func (a *App) serveGenerateKeys(w http.ResponseWriter, r *http.Request) {
 	} else {
 		pub, err = a.relayKeys(ctx, dev, r.Header.Get(authority.DeviceEndpointHeader), req.PartnerAccessData)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, session.ErrUnknownPeer):
+		writeErr(w, http.StatusBadRequest, "partner: %v", err)
+		return
+	case err != nil:
 		writeErr(w, http.StatusBadGateway, "%v", err)
 		return
 	}
@@ -89,7 +94,7 @@ func (a *App) serveGenerateKeys(w http.ResponseWriter, r *http.Request) {
 func (a *App) relayKeys(ctx context.Context, device, endpoint string, partner message.AccessData) (*suite.PublicKey, error) {
 	v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(endpoint), "0x"), 16, 8)
 	if err != nil {
-		return nil, fmt.Errorf("app: device %s endpoint %q is not a CAN address", device, endpoint)
+		return nil, fmt.Errorf("%w: device %s endpoint %q is not a CAN address", session.ErrUnknownPeer, device, endpoint)
 	}
 	ans, err := a.eng.RequestKeys(ctx, a.hop(uint8(v)), partner)
 	if err != nil {

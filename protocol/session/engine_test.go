@@ -342,3 +342,27 @@ func TestRebuildPairingKeys(t *testing.T) {
 		t.Fatal("keys rebuilt from K_P differ from the derivation")
 	}
 }
+
+// TestWitnessAndSignedHandshake: the pack's L2 witness verifies at the module's side of the
+// binding, and an L3 signed handshake completes both ways.
+func TestWitnessAndSignedHandshake(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	st := uint8(3)
+	wit := &message.Witness{Subject: "BM-0001", Event: message.EventStateChange, ObservedHash: make([]byte, 32), State: &st}
+	if err := pack.eng.Witness(w.ctx, 0x01, wit); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, module, func(e EventWitness) bool { return true })
+	if got.Witness.Witness != "PC-0001" || *got.Witness.State != 3 {
+		t.Fatalf("witness %+v", got.Witness)
+	}
+	if err := pack.eng.SignedHandshake(w.ctx, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, module, func(e EventHandshake) bool { return e.Level == message.L3SignedHandshake })
+	if err := module.eng.SignedHandshake(w.ctx, canid.AddrPack); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -160,3 +160,15 @@ type EventResynced struct {
 	peerOf
 	PairingID []byte
 }
+
+// EventWitness: an L2 witness statement from the peer verified against its binding key.
+type EventWitness struct {
+	peerOf
+	Witness *message.Witness
+}
+
+// EventHandshake: an L3 signed handshake with the peer completed (as initiator or responder).
+type EventHandshake struct {
+	peerOf
+	Level message.Level
+}

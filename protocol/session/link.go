@@ -33,6 +33,7 @@ type link struct {
 	pair       *pairing            // the established pairing
 	old        *pairing            // the previous pairing during a renewal, until the new KID verifies
 	rev        [][]byte            // pairing IDs refused from now on (revoked, timed out, superseded)
+	l3         *l3state            // an L3 handshake this node started
 	hs         *l4state            // an L4 handshake in progress
 	seen       []uint32            // command sequences executed recently
 	secretCopy []byte              // S_B as stored
@@ -62,9 +63,6 @@ type pairing struct {
 type pending struct {
 	opened   *message.Opened
 	deadline time.Time
-	started  bool   // first key-half message sent or received: the 30 s run
-	peerEnv  []byte // the peer's key-half envelope, kept until the certificate is open
-	peerID   []byte // its identifier (raw)
 }
 
 type l4state struct {
@@ -101,10 +99,6 @@ type pairingRecord struct {
 	Expires   int64           `json:"expires"`
 	PeerKID   uint16          `json:"peer_kid"`
 	Completed bool            `json:"completed"`
-}
-
-func (e *Engine) link(addr uint8) *link {
-	return e.links[addr]
 }
 
 // ensureLink returns the link to addr, making (and listing) it if needed.

@@ -146,7 +146,10 @@ func (e *Engine) handleMessage(m isotp.Message) {
 	case canid.TypeBindingXfer:
 		e.onBindingXfer(m)
 		return
-	case canid.TypeSignedHandshake, canid.TypeDiscovery:
+	case canid.TypeSignedHandshake:
+		e.onSignedHandshake(src, m.Data)
+		return
+	case canid.TypeDiscovery:
 		e.emit(EventMessage{peerOf{src}, m, m.Data})
 		return
 	}
@@ -218,6 +221,8 @@ func (e *Engine) onBindingLevel(l *link, m isotp.Message, pt []byte) {
 			return
 		}
 		e.emit(EventEscalation{peerOf{src}, esc, false, false})
+	case canid.TypeWitness:
+		e.onWitness(l, pt)
 	case canid.TypeBindingValid:
 		if ok, _ := e.applyL7(pt); ok {
 			return

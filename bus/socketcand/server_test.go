@@ -14,26 +14,27 @@ import (
 	"time"
 
 	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/bustest"
 )
 
 type serverRig struct {
 	srv  *Server
 	addr string
-	hub  *hub
-	peer *hubEP
+	hub  *bustest.Hub
+	peer *bustest.Endpoint
 	stop func() // stops the server and waits for Serve
 }
 
 // newServer serves a hub as bus "can0"; any other name is refused.
 func newServer(t testing.TB) *serverRig {
 	t.Helper()
-	h := &hub{bitrate: 500_000}
-	r := &serverRig{hub: h, peer: h.join()}
+	h := bustest.NewHub(500_000)
+	r := &serverRig{hub: h, peer: h.Join()}
 	r.srv = NewServer(func(ctx context.Context, name string) (bus.Endpoint, error) {
 		if name != "can0" {
 			return nil, fmt.Errorf("no bus %q", name)
 		}
-		return h.join(), nil
+		return h.Join(), nil
 	}, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -276,8 +277,8 @@ func (l *failingListener) Accept() (net.Conn, error) {
 
 // A failed listener ends Serve with its error and takes the clients down with it.
 func TestServeListenerFails(t *testing.T) {
-	h := &hub{}
-	srv := NewServer(func(context.Context, string) (bus.Endpoint, error) { return h.join(), nil }, slog.New(slog.DiscardHandler))
+	h := bustest.NewHub(0)
+	srv := NewServer(func(context.Context, string) (bus.Endpoint, error) { return h.Join(), nil }, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

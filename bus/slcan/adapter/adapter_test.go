@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/bustest"
 	"github.com/modbatt/hilrun/bus/pty"
 )
 
@@ -19,18 +20,18 @@ import (
 type rig struct {
 	pair *pty.Pair
 	ad   *Adapter
-	peer *hubEP
+	peer *bustest.Endpoint
 }
 
 func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
-	h := &hub{bitrate: 500_000}
-	r := &rig{peer: h.join()}
+	h := bustest.NewHub(500_000)
+	r := &rig{peer: h.Join()}
 	var err error
 	if r.pair, err = pty.Open(); err != nil {
 		t.Fatal(err)
 	}
-	r.ad = New(h.join(), cfg)
+	r.ad = New(h.Join(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.ad.ServePTY(ctx, r.pair) }()
@@ -219,8 +220,8 @@ func waitFor(t testing.TB, cond func() bool) {
 
 // Serve on a plain stream ends at EOF and leaves nothing running.
 func TestServeEndsAtEOF(t *testing.T) {
-	h := &hub{bitrate: 500_000}
-	ad := New(h.join(), Config{})
+	h := bustest.NewHub(500_000)
+	ad := New(h.Join(), Config{})
 	var out strings.Builder
 	rw := struct {
 		io.Reader
@@ -243,8 +244,8 @@ func TestServeEndsAtEOF(t *testing.T) {
 
 // When the bus endpoint goes away (the emulated bus server stopped), ServePTY ends with its error.
 func TestServeEndsWhenBusFails(t *testing.T) {
-	h := &hub{bitrate: 500_000}
-	ep := h.join()
+	h := bustest.NewHub(500_000)
+	ep := h.Join()
 	pair, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)

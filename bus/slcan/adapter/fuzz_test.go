@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modbatt/hilrun/bus/bustest"
 	"github.com/modbatt/hilrun/bus/slcan"
 )
 
@@ -20,10 +21,10 @@ func FuzzHost(f *testing.F) {
 		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, in []byte, fd bool) {
-		h := &hub{bitrate: 500_000}
-		peer := h.join()
+		h := bustest.NewHub(500_000)
+		peer := h.Join()
 		defer peer.Close()
-		ad := New(h.join(), Config{FD: fd, Logger: slog.New(slog.DiscardHandler)})
+		ad := New(h.Join(), Config{FD: fd, Logger: slog.New(slog.DiscardHandler)})
 		var out strings.Builder
 		rw := struct {
 			io.Reader

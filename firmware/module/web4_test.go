@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/legacy"
@@ -34,6 +35,8 @@ type web4Rig struct {
 	stop   func()
 	packK  *suite.PublicKey
 	modK   *suite.PublicKey
+	// timeout overrides the module's partial-pairing timeout.
+	timeout time.Duration
 }
 
 func access(id string, addr uint8) message.AccessData {
@@ -84,7 +87,7 @@ func newWeb4Rig(t *testing.T) *web4Rig {
 func (w *web4Rig) start() {
 	t := w.t
 	dev, err := New(Config{Bus: w.bus.Join("module"), NVM: w.store, UniqueID: testUID, Seed: 1, Profile: mcu.Zero(),
-		Authority: w.auth.Public(), TelemetryPeriod: 100 * time.Millisecond})
+		Authority: w.auth.Public(), TelemetryPeriod: 100 * time.Millisecond, PairingTimeout: w.timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,5 +344,95 @@ func TestWeb4KeyLossAndFactoryReset(t *testing.T) {
 	}
 	if s := w.dev.Stats(); s.ModuleID != legacy.ModuleUnregistered || s.Web4Running {
 		t.Fatalf("after factory reset: %+v", s)
+	}
+}
+
+// TestWeb4ReplayRefusedAndEscalated: a recorded L5 command replayed three times executes once,
+// is refused as a replay, and the module escalates to the pack; the link keeps working.
+func TestWeb4ReplayRefusedAndEscalated(t *testing.T) {
+	w := newWeb4Rig(t)
+	w.bind()
+	w.pair()
+	spy := w.bus.Join("spy")
+	cmdID := canid.New(canid.TypeCommand, true, canid.LevelPairing, 1, canid.AddrPack).Encode()
+	if ack, err := w.pack.Command(w.ctx, 1, chargeCmd(true, 100)); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("%+v %v", ack, err)
+	}
+	var rec []bus.Frame
+	// The command's frames went out before its ACK came back: they are queued at the spy.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		ctx, cancel := context.WithTimeout(w.ctx, 20*time.Millisecond)
+		r, err := spy.Receive(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if r.Frame.ID == cmdID && r.Frame.Extended {
+			rec = append(rec, r.Frame)
+		}
+	}
+	if len(rec) == 0 {
+		t.Fatal("recorded no command frames")
+	}
+	for i := 1; i <= 3; i++ {
+		for _, f := range rec {
+			if err := spy.Send(w.ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitStats(t, w.dev, "replay refused", func(s Stats) bool { return s.Session.Rejected[session.CauseReplay] >= uint64(i) })
+	}
+	esc := packEvent(w, func(e session.EventEscalation) bool { return !e.Local && e.Escalation.Reason == message.ReasonReplay })
+	if esc.Escalation.Source != canid.AddrPack {
+		t.Fatalf("escalation about %#02x, want the pack", esc.Escalation.Source)
+	}
+	if n := w.dev.Stats().Commands["ok"]; n != 1 {
+		t.Fatalf("%d commands executed, want 1", n)
+	}
+	if ack, err := w.pack.Command(w.ctx, 1, chargeCmd(false, 100)); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("after the replays: %+v %v", ack, err)
+	}
+	// The module charged its binding and pairing crypto to its profile.
+	ops := map[suite.Op]int{}
+	for _, c := range w.dev.Stats().Compute {
+		ops[c.Op] = c.Units
+	}
+	if ops[suite.OpKeyGen] != 1 || ops[suite.OpVerify] < 2 || ops[suite.OpECDH] < 1 || ops[suite.OpAEADBlock] == 0 {
+		t.Fatalf("charged operations %v", ops)
+	}
+}
+
+// TestWeb4PartialPairingTimeout: a pairing certificate whose partner never sends its half
+// times out on the module after the partial-pairing timeout and leaves no pending material.
+func TestWeb4PartialPairingTimeout(t *testing.T) {
+	w := newWeb4Rig(t)
+	w.stop()
+	w.stop = nil
+	w.timeout = 300 * time.Millisecond
+	w.start()
+	w.bind()
+	policy := message.Policy{message.ClassCommand: message.ProtPairing, message.ClassTelemetry: message.ProtExchange}
+	pid, nonce := make([]byte, 16), make([]byte, 16)
+	rand.Read(pid)
+	rand.Read(nonce)
+	now := time.Now()
+	md := &message.PairingMetadata{V: 1, PairingID: pid, Context: message.ContextBatteryManagement,
+		Entities: []message.Entity{
+			{ID: "pack-1", Role: message.RolePack, Addr: canid.AddrPack, KID: w.packK.KID(), Access: access("pack-1", canid.AddrPack)},
+			{ID: w.dev.Config().EntityID, Role: message.RoleModule, Addr: 1, KID: w.modK.KID(), Access: access(w.dev.Config().EntityID, 1)}},
+		Timing: message.Timing{CreatedAt: now.Unix(), ValidFrom: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()},
+		Policy: policy, PolicyDigest: policy.Digest(), Nonce: nonce, AEAD: message.AlgA256GCM}
+	is, err := message.IssuePairingCertificate(w.auth, md, w.packK, w.modK, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the module gets the certificate: the pack never answers with its half.
+	if err := w.pack.Deliver(w.ctx, session.Hop{Dst: 1}, canid.TypePairingCert, is.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, w.dev, "partial pairing timeout", func(s Stats) bool { return s.Session.Timeouts == 1 })
+	l, ok, err := w.dev.Link(w.ctx)
+	if err != nil || !ok || l.Pending || l.Paired || !l.Bound {
+		t.Fatalf("link after the timeout: %+v %v %v", l, ok, err)
 	}
 }

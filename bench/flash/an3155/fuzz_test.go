@@ -14,7 +14,7 @@ func FuzzTarget(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, old := range []bool{false, true} {
 			tg := NewTarget(TargetConfig{Size: 16 << 10, PageSize: 1024, OldErase: old})
-			limit := 2*tg.pages() + 3
+			limit := max(MaxBlock+1, 2*tg.pages()+3)
 			for _, b := range in {
 				tg.Feed(b)
 				if tg.need > limit || len(tg.buf) > limit {

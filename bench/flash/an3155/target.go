@@ -315,6 +315,9 @@ func (t *Target) onEraseCount(b []byte) []byte {
 		})
 		return nil
 	}
+	if int(b[0])+1 > t.pages() {
+		return t.nack()
+	}
 	t.expect(int(b[0])+2, func(d []byte) []byte {
 		pages, sum := d[:len(d)-1], d[len(d)-1]
 		if xor(pages)^b[0] != sum {

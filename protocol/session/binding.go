@@ -171,7 +171,7 @@ func (e *Engine) dropPairings(l *link) {
 		l.addRevoked(l.pend.opened.Metadata.PairingID)
 		l.pend.opened.EraseExchange()
 	}
-	l.pair, l.old, l.pend, l.comp, l.seen = nil, nil, nil, nil, nil
+	l.pair, l.old, l.pend, l.comp = nil, nil, nil, nil
 	_ = e.cfg.Store.Delete(recName("pairing", l.peer.Addr))
 }
 

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -365,4 +366,61 @@ func TestWitnessAndSignedHandshake(t *testing.T) {
 	if err := module.eng.SignedHandshake(w.ctx, canid.AddrPack); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRenewalSeamless: a renewed pairing replaces the old one while commands flow; none is
+// lost, the old keys are erased once the new KID verified, and the old certificate is refused.
+func TestRenewalSeamless(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	old := w.pair(pack, module, nil)
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	var acks int
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ack, err := pack.eng.Command(w.ctx, 0x01, chargeCmd())
+			if err != nil || ack.Status != message.StatusOK {
+				errs <- fmt.Errorf("command during renewal: %v %+v", err, ack)
+				return
+			}
+			acks++
+		}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	md := w.metadata(pack, module, message.ContextBatteryManagement, nil)
+	is := w.issue(pack, module, md)
+	if err := pack.eng.InstallPairing(w.ctx, is.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	if err := pack.eng.Deliver(w.ctx, Hop{Dst: 0x01}, canid.TypePairingCert, is.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, pack, func(e EventPaired) bool { return string(e.PairingID) == string(md.PairingID) })
+	waitFor(t, module, func(e EventRenewed) bool { return string(e.Old) == string(old) })
+	time.Sleep(5 * time.Millisecond)
+	close(stop)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if acks == 0 {
+		t.Fatal("no command ran across the renewal")
+	}
+	for _, n := range []*node{pack, module} {
+		if r := nonZero(n.eng.Stats().Rejected); len(r) != 0 {
+			t.Fatalf("%s rejected %v during the renewal", n.cfg.Identity.EntityID, r)
+		}
+	}
+	l, _, _ := module.eng.Link(w.ctx, canid.AddrPack)
+	if string(l.PairingID) != string(md.PairingID) {
+		t.Fatalf("module still on %x", l.PairingID)
+	}
+	t.Logf("%d commands acknowledged across the renewal", acks)
 }

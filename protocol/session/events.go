@@ -172,3 +172,10 @@ type EventHandshake struct {
 	peerOf
 	Level message.Level
 }
+
+// EventRenewed: a renewed pairing took over (a message under its KID verified) and the old
+// pairing's keys were erased (R2).
+type EventRenewed struct {
+	peerOf
+	Old, New []byte // pairing IDs
+}

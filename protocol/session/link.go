@@ -35,7 +35,6 @@ type link struct {
 	rev        [][]byte            // pairing IDs refused from now on (revoked, timed out, superseded)
 	l3         *l3state            // an L3 handshake this node started
 	hs         *l4state            // an L4 handshake in progress
-	seen       []uint32            // command sequences executed recently
 	secretCopy []byte              // S_B as stored
 	buffered   *bufferedHalf       // a key half that arrived before its certificate opened
 	comp       *message.Completion // a peer's completion that arrived before this side finished
@@ -56,8 +55,9 @@ type pairing struct {
 	synced          bool
 	signer          *freshness.Signer
 	verifier        *freshness.Verifier
-	nonce, mdHash   []byte // validation nonce and metadata hash, until the completion is made
-	completed       bool   // completion proof made (or received) for the authority
+	nonce, mdHash   []byte   // validation nonce and metadata hash, until the completion is made
+	seen            []uint32 // command sequences executed recently under this pairing
+	completed       bool     // completion proof made (or received) for the authority
 }
 
 type pending struct {

@@ -153,9 +153,11 @@ func (e *Engine) onKeyHalf(l *link, id canid.ID, env []byte) error {
 	o.EraseExchange()
 	l.pend = nil
 	if l.pair != nil {
-		e.dropPairings(l)
+		// Renewal (R2): the old keys stay acceptable until a message under the new KID verifies.
+		e.retire(l, l.old)
+		l.old = l.pair
 	}
-	l.pair, l.seen = p, nil
+	l.pair = p
 	if err := e.savePairing(l, p); err != nil {
 		return err
 	}
@@ -271,4 +273,34 @@ func (e *Engine) pairingTimedOut(l *link) {
 	_ = e.saveBinding(l)
 	e.count(func(s *Stats) { s.Timeouts++ })
 	e.emit(EventPairingTimeout{peerOf{l.peer.Addr}, pid})
+}
+
+// retire erases a pairing that a renewal replaced; its ID is refused from now on.
+func (e *Engine) retire(l *link, p *pairing) {
+	if p == nil {
+		return
+	}
+	l.addRevoked(p.id)
+	for _, k := range []string{"pair", "tel", "short"} {
+		_ = e.cfg.Store.Delete(ctrName(k, l.peer.Addr, p.id))
+	}
+	p.erase()
+	if l.old == p {
+		l.old = nil
+		_ = e.saveBinding(l)
+		e.emit(EventRenewed{peerOf{l.peer.Addr}, p.id, l.pair.id})
+	}
+}
+
+// oldFor returns the renewed-away pairing when an envelope names its key rather than the
+// current one.
+func oldFor(l *link, data []byte, kid func(*pairing) uint16) *pairing {
+	if l.old == nil {
+		return nil
+	}
+	env, err := suite.ParseEnvelope(data)
+	if err != nil || env.KID != kid(l.old) || env.KID == kid(l.pair) {
+		return nil
+	}
+	return l.old
 }

@@ -119,16 +119,24 @@ func (e *Engine) openBinding(l *link, id canid.ID, data []byte) ([]byte, error) 
 }
 
 // openPairing opens a pairing-level envelope under the established pairing.
-func (e *Engine) openPairing(l *link, id canid.ID, data []byte) ([]byte, error) {
+func (e *Engine) openPairing(l *link, id canid.ID, data []byte) (*pairing, []byte, error) {
 	p := l.pair
 	if p == nil {
-		return nil, e.reject(l.peer.Addr, CauseNotPaired, ErrNotPaired)
+		return nil, nil, e.reject(l.peer.Addr, CauseNotPaired, ErrNotPaired)
 	}
 	if !p.synced && id.Type != canid.TypePairedHandshake {
 		e.startL4(l)
-		return nil, e.reject(l.peer.Addr, CauseUnsynced, ErrUnsynced)
+		return nil, nil, e.reject(l.peer.Addr, CauseUnsynced, ErrUnsynced)
 	}
-	return e.open(l, p.recv, p.recvWin, id, data)
+	if o := oldFor(l, data, func(p *pairing) uint16 { return p.keys.KID }); o != nil {
+		pt, err := e.open(l, o.recv, o.recvWin, id, data)
+		return o, pt, err
+	}
+	pt, err := e.open(l, p.recv, p.recvWin, id, data)
+	if err == nil && l.old != nil {
+		e.retire(l, l.old) // the first message under the new KID verified: the switch is done
+	}
+	return p, pt, err
 }
 
 // handleMessage acts on one reassembled message addressed to this node.
@@ -170,13 +178,13 @@ func (e *Engine) handleMessage(m isotp.Message) {
 			e.onL4(l, id, m.Data)
 			return
 		}
-		pt, err := e.openPairing(l, id, m.Data)
+		p, pt, err := e.openPairing(l, id, m.Data)
 		if err != nil {
 			return
 		}
 		switch id.Type {
 		case canid.TypeCommand, canid.TypeEmergency:
-			e.onCommand(l, id, pt)
+			e.onCommand(l, p, id, pt)
 		case canid.TypeCommandAck, canid.TypeEmergencyAck:
 			e.onAck(l, pt)
 		default:

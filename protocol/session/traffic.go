@@ -214,8 +214,8 @@ func (e *Engine) Command(ctx context.Context, peer uint8, cmd *message.Command) 
 
 // onCommand checks a verified command against the policy, its freshness and the sequences
 // already executed, then hands it to the layer above (or answers it at once).
-func (e *Engine) onCommand(l *link, id canid.ID, pt []byte) {
-	src, p := l.peer.Addr, l.pair
+func (e *Engine) onCommand(l *link, p *pairing, id canid.ID, pt []byte) {
+	src := l.peer.Addr
 	cmd, err := message.DecodeCommand(pt)
 	if err == nil {
 		err = cmd.Validate()
@@ -244,15 +244,15 @@ func (e *Engine) onCommand(l *link, id canid.ID, pt []byte) {
 		answer(message.StatusStale)
 		return
 	}
-	for _, s := range l.seen {
+	for _, s := range p.seen {
 		if s == cmd.Seq {
 			answer(message.StatusReplay)
 			return
 		}
 	}
-	l.seen = append(l.seen, cmd.Seq)
-	if len(l.seen) > 64 {
-		l.seen = l.seen[1:]
+	p.seen = append(p.seen, cmd.Seq)
+	if len(p.seen) > 64 {
+		p.seen = p.seen[1:]
 	}
 	done := false
 	reply := func(st message.Status, state *uint8) error {
@@ -261,7 +261,7 @@ func (e *Engine) onCommand(l *link, id canid.ID, pt []byte) {
 				return fmt.Errorf("session: command %d already answered", cmd.Seq)
 			}
 			done = true
-			if l.pair != p {
+			if l.pair != p && l.old != p {
 				return ErrNotPaired
 			}
 			return e.sendAck(l, id, cmd, pt, st, state)
@@ -373,8 +373,12 @@ func (e *Engine) onTelemetry(l *link, id canid.ID, data []byte) {
 	pt := data
 	prot := message.ProtClear
 	if id.Encrypted {
+		tp := p
+		if o := oldFor(l, data, func(p *pairing) uint16 { return p.keys.TelemetryKID }); o != nil {
+			tp = o
+		}
 		var err error
-		if pt, err = e.open(l, p.tel, p.telWin, id, data); err != nil {
+		if pt, err = e.open(l, tp.tel, tp.telWin, id, data); err != nil {
 			return
 		}
 		prot = message.ProtExchange

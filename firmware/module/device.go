@@ -56,6 +56,7 @@ type Device struct {
 	timeAt   time.Time // device clock when 0x516 arrived
 	isolated bool      // Web4 emergency isolate latched until the next 0x514
 	diag     bool
+	keyLoss  bool   // LoseKeys while no engine ran: lose them at the next start
 	commFail uint16 // chain reads that missed a cell (0x508-style counter)
 
 	stepAt, statusAt, silenceAt, timeReqAt, telemAt, diagUntil time.Time

@@ -61,19 +61,28 @@ func (d *Device) SetDemand(ctx context.Context, amps float64) error {
 
 // LoseKeys makes the module lose its binding keys (a damaged key store): the engine forgets
 // keys, bindings and pairings and the module sends the key-loss announce (clear, L1, with its
-// escalation to L7) to the pack. Without a module ID the announce waits for registration.
+// escalation to L7) to the pack. An unregistered module loses them when its engine next
+// starts (at registration) and announces the loss then.
 func (d *Device) LoseKeys(ctx context.Context) error {
 	var eng *session.Engine
 	err := d.call(ctx, func() error {
+		if d.cfg.NoWeb4 {
+			return fmt.Errorf("%w: Web4 is off", ErrConfig)
+		}
 		if d.web == nil {
-			return fmt.Errorf("%w: no link engine (module unregistered or Web4 off)", ErrNotRunning)
+			d.keyLoss = true
+			return nil
 		}
 		eng = d.web.eng
 		return nil
 	})
-	if err != nil {
+	if err != nil || eng == nil {
 		return err
 	}
+	return loseKeys(ctx, eng)
+}
+
+func loseKeys(ctx context.Context, eng *session.Engine) error {
 	if err := eng.LoseKeys(ctx); err != nil {
 		return err
 	}

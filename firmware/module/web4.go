@@ -55,10 +55,17 @@ func (d *Device) restartWeb4() {
 	d.eng.Store(eng)
 	d.count(func(s *Stats) { s.Web4Restarts++ })
 	d.telemAt = d.clk.Now().Add(d.cfg.TelemetryPeriod)
+	lost := d.keyLoss
+	d.keyLoss = false
 	// Boot report: the running image's version and hash, in the clear (L1, kind image).
 	d.goWeb(func(ctx context.Context) {
 		if err := eng.Announce(ctx, canid.AddrPack, message.AnnounceImage); err != nil && ctx.Err() == nil {
 			d.log.Debug("module: image announce", "err", err)
+		}
+		if lost {
+			if err := loseKeys(ctx, eng); err != nil && ctx.Err() == nil {
+				d.log.Warn("module: key loss", "err", err)
+			}
 		}
 	})
 }

@@ -436,3 +436,55 @@ func TestWeb4PartialPairingTimeout(t *testing.T) {
 		t.Fatalf("link after the timeout: %+v %v %v", l, ok, err)
 	}
 }
+
+// TestWeb4RenewalBalancingDiagnostics: a renewed pairing (a second certificate for the same
+// entities and context) takes over seamlessly; balancing and diagnostic-mode commands show in
+// the 0x502 status flags; an unregistered module's key loss is announced at registration.
+func TestWeb4RenewalBalancingDiagnostics(t *testing.T) {
+	w := newWeb4Rig(t)
+	w.bind()
+	first := w.pair()
+	on, target, dur := true, uint16(3700), uint16(1)
+	if ack, err := w.pack.Command(w.ctx, 1, &message.Command{Code: message.CmdCellBalancing, Target: 1, BalanceEnable: &on,
+		BalanceTargetMV: &target, BalanceMask: []byte{0x0F}}); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("balancing: %+v %v", ack, err)
+	}
+	if ack, err := w.pack.Command(w.ctx, 1, &message.Command{Code: message.CmdDiagnosticMode, Target: 1, DiagEnable: &on,
+		DiagDuration: &dur}); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("diagnostic mode: %+v %v", ack, err)
+	}
+	var flags uint8
+	_ = w.dev.call(w.ctx, func() error { flags = w.dev.statusFlags(); return nil })
+	if flags&FlagBalancing == 0 || flags&FlagDiag == 0 {
+		t.Fatalf("status flags %#x", flags)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = w.dev.call(w.ctx, func() error { flags = w.dev.statusFlags(); return nil })
+	if flags&FlagDiag != 0 {
+		t.Fatalf("diagnostic mode outlived its duration: %#x", flags)
+	}
+	second := w.pair()
+	if string(first) == string(second) {
+		t.Fatal("renewal reused the pairing ID")
+	}
+	if ack, err := w.pack.Command(w.ctx, 1, chargeCmd(true, 100)); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("after renewal: %+v %v", ack, err)
+	}
+	l, _, _ := w.dev.Link(w.ctx)
+	if string(l.PairingID) != string(second) {
+		t.Fatalf("module runs pairing %x, want the renewed %x", l.PairingID, second)
+	}
+
+	// Key loss while unregistered: announced once the module has an ID again.
+	f, _ := legacy.EncodeModule(&legacy.AllDeregister{Reason: 1}, legacy.ModuleBroadcast, 0)
+	w.legacy.Send(w.ctx, f)
+	waitStats(t, w.dev, "deregistration", func(s Stats) bool { return !s.Web4Running })
+	if err := w.dev.LoseKeys(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = legacy.EncodeModule(&legacy.Registration{ModuleID: 1, ControllerID: 1, Manufacturer: DefaultManufacturer, Part: DefaultPart, UniqueID: testUID}, legacy.ModuleUnregistered, 0)
+	w.legacy.Send(w.ctx, f)
+	if kl := packEvent(w, func(e session.EventKeyLoss) bool { return e.Peer == 1 }); kl.LostKID != w.modK.KID() {
+		t.Fatalf("key loss names KID %d, want %d", kl.LostKID, w.modK.KID())
+	}
+}

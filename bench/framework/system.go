@@ -1,0 +1,314 @@
+package framework
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/modbatt/hilrun/app"
+	"github.com/modbatt/hilrun/authority"
+	"github.com/modbatt/hilrun/bench/rig"
+	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/emu"
+	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/session"
+)
+
+// Options say which rig to bring up and where its traces go.
+type Options struct {
+	Rig       *rig.Rig
+	Name      string  // names this bring-up's capture files (e.g. the container's text)
+	ReportDir string  // captures are written under ReportDir/captures; "" makes a temporary directory
+	Images    *Images // shared by every bring-up of a run; nil builds afresh
+	Logger    *slog.Logger
+	// Boot bounds the wait for every device to come up and report its image; default 10 s.
+	Boot time.Duration
+}
+
+// System is a rig that is up: its buses, its devices, the authority and the app.
+type System struct {
+	Rig       *rig.Rig
+	Clock     clock.Clock
+	Authority *authority.Running
+	App       *app.App // nil when the rig has no app device
+	Modules   []*Module
+	Images    map[string]Built // images built for this bring-up, by name
+	// Missing lists what the rig names but this tree cannot run yet, with the reason; specs
+	// that need one of them are not written until it lands.
+	Missing map[string]error
+
+	buses    map[string]*emu.Bus
+	captures []*busCapture
+	probes   map[string]*Probe
+	log      *slog.Logger
+	appSrv   *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	runErrs  []error
+	downOnce sync.Once
+	downErr  error
+}
+
+// ErrUnsupported is returned for a rig feature this framework cannot bring up.
+var ErrUnsupported = errors.New("framework: not supported on this rig")
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Up brings the rig up. On error everything started so far is torn down again (captures
+// are still written). The caller must call Down, which is safe to call more than once.
+func Up(ctx context.Context, o Options) (s *System, err error) {
+	if o.Rig == nil {
+		return nil, errors.New("framework: no rig")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Boot <= 0 {
+		o.Boot = 10 * time.Second
+	}
+	if o.Images == nil {
+		o.Images = &Images{}
+	}
+	if o.ReportDir == "" {
+		d, err := os.MkdirTemp("", "hilrun-report-")
+		if err != nil {
+			return nil, fmt.Errorf("framework: %w", err)
+		}
+		o.ReportDir = d
+	}
+	s = &System{Rig: o.Rig, Clock: clock.Real{}, Images: map[string]Built{}, Missing: map[string]error{},
+		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Down())
+			s = nil
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	// Images first: a build failure is the first thing a release engineer must see.
+	for _, d := range o.Rig.Devices {
+		if d.Image == "" {
+			continue
+		}
+		if _, ok := s.Images[d.Image]; ok {
+			continue
+		}
+		b, err := o.Images.Get(ctx, d.Image)
+		if errors.Is(err, ErrImageMissing) {
+			s.Missing["image "+d.Image] = err
+			continue
+		}
+		if err != nil {
+			return s, err
+		}
+		s.Images[d.Image] = b
+	}
+
+	// Buses, each captured from its first frame.
+	prefix := unsafeName.ReplaceAllString(o.Name, "_")
+	if prefix != "" {
+		prefix += "-"
+	}
+	for _, b := range o.Rig.Buses {
+		if b.Transport.Kind != rig.TransportEmulated || b.Transport.Address != "" {
+			return s, fmt.Errorf("%w: bus %s transport %s (only in-process emulated buses so far)", ErrUnsupported, b.Name, b.Transport.Kind)
+		}
+		cfg := emu.Config{Pacing: emu.AsFastAsPossible, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
+			Timing: bus.Timing{Nominal: b.Bitrate, Data: b.DataBitrate}}
+		eb, err := emu.New(cfg)
+		if err != nil {
+			return s, fmt.Errorf("framework: bus %s: %w", b.Name, err)
+		}
+		s.buses[b.Name] = eb
+		c, err := newBusCapture(filepath.Join(o.ReportDir, "captures"), prefix, b.Name)
+		if err != nil {
+			return s, err
+		}
+		s.captures = append(s.captures, c)
+		eb.AddRecorder(c)
+		s.probes[b.Name] = newProbe(eb.Join("bench-probe"))
+	}
+
+	// The authority, on loopback with its own state directory; it reaches the devices'
+	// keys through the app's API, which relays to CAN.
+	stateDir, err := os.MkdirTemp("", "hilrun-authority-")
+	if err != nil {
+		return s, fmt.Errorf("framework: %w", err)
+	}
+	var appAPI string
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, fmt.Errorf("framework: app API: %w", err)
+	}
+	appAPI = "http://" + ln.Addr().String() + "/api"
+	relay := authority.HTTPKeyGenerator{Relay: appAPI}
+	s.Authority, err = authority.Start(authority.Options{Dir: stateDir, Clock: s.Clock, NoSync: true, Logger: o.Logger,
+		KeyGenerators: map[message.Role]authority.KeyGenerator{message.RoleApp: authority.HTTPKeyGenerator{},
+			message.RolePack: relay, message.RoleModule: relay}}, "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return s, fmt.Errorf("framework: authority: %w", err)
+	}
+	go func() { <-runCtx.Done(); os.RemoveAll(stateDir) }()
+
+	// Power on: every device of the rig, in the order of the file.
+	var mods []app.Device
+	var appDev *rig.Device
+	for i := range o.Rig.Devices {
+		d := &o.Rig.Devices[i]
+		switch d.Role {
+		case rig.RoleAuthority:
+		case rig.RoleApp:
+			appDev = d
+		case rig.RoleModule:
+			m, err := s.startModule(runCtx, d)
+			if err != nil {
+				return s, err
+			}
+			if m == nil {
+				continue
+			}
+			s.Modules = append(s.Modules, m)
+			mods = append(mods, app.Device{EntityID: m.EntityID(), Addr: d.ModuleID})
+		case rig.RolePack:
+			s.Missing["device "+d.Name] = fmt.Errorf("%w: the pack controller device (gateway/pack) is not in this tree yet", ErrUnsupported)
+		default:
+			return s, fmt.Errorf("%w: device %s role %q", ErrUnsupported, d.Name, d.Role)
+		}
+	}
+
+	if appDev != nil {
+		if err := s.startApp(ctx, runCtx, appDev, ln, appAPI, mods); err != nil {
+			return s, err
+		}
+	} else {
+		ln.Close()
+	}
+
+	bootCtx, stop := context.WithTimeout(ctx, o.Boot)
+	defer stop()
+	for _, m := range s.Modules {
+		if err := m.waitBoot(bootCtx, s.probes[m.busName]); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (s *System) startApp(ctx, runCtx context.Context, d *rig.Device, ln net.Listener, api string, mods []app.Device) error {
+	name := "can1"
+	if len(d.Buses) > 0 {
+		name = d.Buses[0]
+	}
+	b, ok := s.buses[name]
+	if !ok {
+		ln.Close()
+		return fmt.Errorf("framework: app bus %q is not a bus of the rig", name)
+	}
+	a, err := app.New(ctx, app.Config{API: api, Endpoint: b.Join("app"), Clock: s.Clock, Rand: rand.Reader,
+		Store: session.NewMemStore(), Authority: s.Authority.Client, Modules: mods, Logger: s.log})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("framework: app: %w", err)
+	}
+	s.App = a
+	s.appSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go s.appSrv.Serve(ln)
+	s.run(runCtx, "app", a.Run)
+	return nil
+}
+
+// run runs a device until the system goes down and keeps its error.
+func (s *System) run(ctx context.Context, name string, f func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			s.mu.Lock()
+			s.runErrs = append(s.runErrs, fmt.Errorf("%s: %w", name, err))
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// Bus returns the named in-process bus (for fault injection and load figures).
+func (s *System) Bus(name string) (*emu.Bus, bool) {
+	b, ok := s.buses[name]
+	return b, ok
+}
+
+// Probe returns the bench's own endpoint on a bus: it sees every frame and can send.
+func (s *System) Probe(name string) (*Probe, bool) {
+	p, ok := s.probes[name]
+	return p, ok
+}
+
+// Module returns the module of the rig with a device name.
+func (s *System) Module(name string) (*Module, bool) {
+	for _, m := range s.Modules {
+		if m.Name() == name {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// Captures are the capture files this bring-up writes (complete after Down).
+func (s *System) Captures() []string {
+	var out []string
+	for _, c := range s.captures {
+		out = append(out, c.paths...)
+	}
+	return out
+}
+
+// Err reports devices that stopped with an error while the system was up.
+func (s *System) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.runErrs...)
+}
+
+// Down powers everything off, stops the authority and the buses and closes the captures.
+// It always runs to the end and returns every error met on the way.
+func (s *System) Down() error {
+	s.downOnce.Do(func() {
+		var errs []error
+		if s.cancel != nil {
+			s.cancel()
+		}
+		if s.appSrv != nil {
+			ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+			errs = append(errs, s.appSrv.Shutdown(ctx))
+			stop()
+		}
+		s.wg.Wait()
+		for _, p := range s.probes {
+			p.close()
+		}
+		if s.Authority != nil {
+			errs = append(errs, s.Authority.Close())
+		}
+		for _, b := range s.buses {
+			errs = append(errs, b.Close())
+		}
+		for _, c := range s.captures {
+			errs = append(errs, c.close())
+		}
+		s.downErr = errors.Join(errs...)
+	})
+	return s.downErr
+}

@@ -1,0 +1,76 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/modbatt/hilrun/bench/framework"
+	"github.com/modbatt/hilrun/bench/rig"
+)
+
+// Config is what a run of the suites needs to know.
+type Config struct {
+	Rig       *rig.Rig
+	ReportDir string // captures of every bring-up are written under it
+	Images    *framework.Images
+	Logger    *slog.Logger
+}
+
+// config is set by Run before the specs start; Ginkgo's spec tree is process-wide, so the
+// configuration of the one run in a process is too.
+var config struct {
+	sync.Mutex
+	c   Config
+	seq int
+}
+
+func configure(c Config) {
+	config.Lock()
+	defer config.Unlock()
+	if c.Images == nil {
+		c.Images = &framework.Images{}
+	}
+	config.c = c
+}
+
+func current() (Config, int) {
+	config.Lock()
+	defer config.Unlock()
+	config.seq++
+	return config.c, config.seq
+}
+
+// rigUp brings the rig up before the first spec of the enclosing (Ordered) container and
+// tears it down after its last; it returns a handle the specs read the system from.
+func rigUp(name string) func() *framework.System {
+	var sys *framework.System
+	BeforeAll(func(ctx SpecContext) {
+		c, n := current()
+		Expect(c.Rig).NotTo(BeNil(), "no rig configured: run the suites through `hilrun run` or `go test ./suites/`")
+		s, err := framework.Up(ctx, framework.Options{Rig: c.Rig, Name: fmt.Sprintf("%02d-%s", n, name),
+			ReportDir: c.ReportDir, Images: c.Images, Logger: c.Logger})
+		if err != nil {
+			Fail(fmt.Sprintf("bring-up of rig %s: %v", c.Rig.Name, err))
+		}
+		sys = s
+		DeferCleanup(func() {
+			Expect(sys.Err()).NotTo(HaveOccurred(), "a device stopped while the rig was up")
+			Expect(sys.Down()).To(Succeed(), "teardown")
+			for _, p := range sys.Captures() {
+				AddReportEntry("capture", p, ReportEntryVisibilityFailureOrVerbose)
+			}
+		})
+	}, NodeTimeout(5*time.Minute))
+	return func() *framework.System { return sys }
+}
+
+// wait bounds a spec step that waits on the bus.
+func wait(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 5*time.Second)
+}

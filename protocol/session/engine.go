@@ -253,6 +253,27 @@ func (e *Engine) charge(op suite.Op, n int) {
 	}
 }
 
+// BusError reports a bus-off (or a long error-passive spell) of this node's controller: it asks
+// the upstream peer for an L4 re-handshake (docs/spec 8.1), rate-limited. Devices that read the
+// bus themselves (External) call it; Run calls it for the endpoint it reads.
+func (e *Engine) BusError() {
+	select {
+	case e.reqs <- func() {
+		e.raise(e.cfg.Identity.Addr, message.L4PairedHandshake, message.ReasonBusErrors, message.UrgencyNormal, 1)
+	}:
+	case <-e.done:
+	default:
+		go func() {
+			select {
+			case e.reqs <- func() {
+				e.raise(e.cfg.Identity.Addr, message.L4PairedHandshake, message.ReasonBusErrors, message.UrgencyNormal, 1)
+			}:
+			case <-e.done:
+			}
+		}()
+	}
+}
+
 // Feed hands the engine a received frame (External mode). It does not block: when the input
 // queue is full the frame is dropped and counted.
 func (e *Engine) Feed(r bus.Received) {
@@ -362,6 +383,7 @@ func (e *Engine) read(ctx context.Context, rerr chan<- error) {
 				return
 			}
 			if errors.Is(err, bus.ErrBusOff) {
+				e.BusError()
 				continue
 			}
 			rerr <- fmt.Errorf("session: receive: %w", err)

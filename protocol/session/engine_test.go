@@ -424,3 +424,24 @@ func TestRenewalSeamless(t *testing.T) {
 	}
 	t.Logf("%d commands acknowledged across the renewal", acks)
 }
+
+// TestStepTrigger: a temperature jump of more than 10 °C between readings a second apart asks
+// the upstream for a diagnostic escalation.
+func TestStepTrigger(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	pack.cfg.Upstream = 0
+	w.bind(pack, module)
+	w.pair(pack, module, nil)
+	for _, temp := range []int16{250, 260, 420} {
+		tel := &message.Telemetry{Seq: 1, Addr: 1, CellMinMV: 3200, CellMaxMV: 3210, TempMinDC: 200, TempMaxDC: temp}
+		if err := module.eng.SendTelemetry(w.ctx, canid.AddrPack, tel); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, pack, func(e EventTelemetry) bool { return e.Telemetry.TempMaxDC == temp })
+	}
+	e := waitFor(t, pack, func(e EventEscalation) bool { return e.Local })
+	if e.Escalation.Reason != message.ReasonTempStep || e.Escalation.Source != 0x01 || e.Escalation.Target != message.L5PairedCommand {
+		t.Fatalf("escalation %+v", e.Escalation)
+	}
+}

@@ -29,10 +29,12 @@ type link struct {
 	bindCtr    *freshness.Counter
 	bindWin    *freshness.Window
 
-	pend       *pending            // a pairing being established
-	pair       *pairing            // the established pairing
-	old        *pairing            // the previous pairing during a renewal, until the new KID verifies
-	rev        [][]byte            // pairing IDs refused from now on (revoked, timed out, superseded)
+	pend       *pending           // a pairing being established
+	pair       *pairing           // the established pairing
+	old        *pairing           // the previous pairing during a renewal, until the new KID verifies
+	rev        [][]byte           // pairing IDs refused from now on (revoked, timed out, superseded)
+	lastTel    *message.Telemetry // the previous telemetry record, for the step triggers
+	lastTelAt  time.Time
 	l3         *l3state            // an L3 handshake this node started
 	hs         *l4state            // an L4 handshake in progress
 	secretCopy []byte              // S_B as stored

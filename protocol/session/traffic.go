@@ -398,6 +398,37 @@ func (e *Engine) onTelemetry(l *link, id canid.ID, data []byte) {
 	}
 	e.count(func(s *Stats) { s.Telemetry++ })
 	e.emit(EventTelemetry{peerOf{src}, t, id.Encrypted})
+	e.stepTriggers(l, t)
+}
+
+// Step triggers of docs/spec 8.1: consecutive readings of one source within StepWindow.
+const (
+	TempStepLimit    = 100 // 0.1 °C: 10 °C
+	VoltageStepLimit = 300 // mV
+	StepWindow       = time.Second
+)
+
+// stepTriggers compares a telemetry record with the source's previous one and asks for a
+// diagnostic escalation (L5) on a temperature or cell-voltage step beyond the limits.
+func (e *Engine) stepTriggers(l *link, t *message.Telemetry) {
+	now := e.clk.Now()
+	prev, at := l.lastTel, l.lastTelAt
+	l.lastTel, l.lastTelAt = t, now
+	if prev == nil || now.Sub(at) > StepWindow {
+		return
+	}
+	absDiff := func(a, b int) int {
+		if a > b {
+			return a - b
+		}
+		return b - a
+	}
+	if absDiff(int(t.TempMaxDC), int(prev.TempMaxDC)) > TempStepLimit || absDiff(int(t.TempMinDC), int(prev.TempMinDC)) > TempStepLimit {
+		e.raise(l.peer.Addr, message.L5PairedCommand, message.ReasonTempStep, message.UrgencyHigh, 1)
+	}
+	if absDiff(int(t.CellMaxMV), int(prev.CellMaxMV)) > VoltageStepLimit || absDiff(int(t.CellMinMV), int(prev.CellMinMV)) > VoltageStepLimit {
+		e.raise(l.peer.Addr, message.L5PairedCommand, message.ReasonVoltageStep, message.UrgencyHigh, 1)
+	}
 }
 
 // SendShortTelemetry sends single-frame telemetry with a truncated MAC (docs/spec 6.5).

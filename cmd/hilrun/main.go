@@ -44,6 +44,8 @@ func commands() []command {
 		{"vectors", "check or regenerate the protocol's golden vectors", runVectors},
 		{"authority", "serve the auth controller's HTTP API or verify its ledger", runAuthority},
 		{"slcan-adapter", "emulate a serial (slcan) USB-CAN adapter on a pty, bridged to an emulated bus", runSlcanAdapter},
+		{"rigs", "list the rig files, whether each is valid and whether it can run here", runRigs},
+		{"flash", "flash one device of a rig with an image, with progress", runFlash},
 		{"run", "run the suites on a rig (default: the emulated rig) and write the reports", runRun},
 		{"bench", "run the perf suites into a latency report, or compare two latency reports", runBench},
 	}

@@ -445,3 +445,27 @@ func TestStepTrigger(t *testing.T) {
 		t.Fatalf("escalation %+v", e.Escalation)
 	}
 }
+
+// TestKeyLossAtBoot: a module that boots without its binding key announces the loss with the
+// lost KID, and the pack raises an escalation to L7 about it.
+func TestKeyLossAtBoot(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	w.pair(pack, module, nil)
+	lm, _, _ := module.eng.Link(w.ctx, canid.AddrPack)
+	module.halt()
+	module.store.Wipe("session/key/")
+	module2 := w.start(module.cfg.Identity, module.store, func(c *Config) { c.Upstream = canid.AddrPack })
+	kl := waitFor(t, pack, func(e EventKeyLoss) bool { return true })
+	if kl.LostKID != lm.OwnKID || kl.EntityID != "BM-0001" {
+		t.Fatalf("key loss %+v, module had kid %04x", kl, lm.OwnKID)
+	}
+	esc := waitFor(t, pack, func(e EventEscalation) bool { return e.Local })
+	if esc.Escalation.Target != message.L7BindingValidation || esc.Escalation.Reason != message.ReasonKeyLoss || esc.Escalation.Source != 0x01 {
+		t.Fatalf("escalation %+v", esc.Escalation)
+	}
+	if l, _, _ := module2.eng.Link(w.ctx, canid.AddrPack); l.Bound || l.Paired || l.LostKID == nil {
+		t.Fatalf("module link after key loss %+v", l)
+	}
+}

@@ -699,5 +699,11 @@ func (e *Engine) boot() {
 		if l.pair != nil && !l.pair.synced {
 			e.startL4(l)
 		}
+		// R1: a key found missing at boot is announced to the partner nearer the authority.
+		if l.lostKID != nil && l.peer.Role != 0 && l.peer.Role < e.cfg.Identity.Role {
+			if b, err := e.announcement(l.peer.Addr, message.AnnounceKeyLoss); err == nil {
+				e.send(msgOf(idOf(canid.TypeAnnounce, l.peer.Addr, e.cfg.Identity.Addr), b), nil)
+			}
+		}
 	}
 }

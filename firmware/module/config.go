@@ -36,7 +36,7 @@ const (
 	DefaultAmbientC          = 25
 	DefaultSOC               = 0.6
 	DefaultSOH               = 98
-	DefaultChainID           = "modbatt"
+	DefaultChainID           = "web4-local" // the app's and the pack's default ledger
 )
 
 // Config configures a Device. Bus is required; everything else has a default.
@@ -107,6 +107,9 @@ func (c *Config) fill() error {
 	}
 	if c.Profile.Name == "" {
 		c.Profile = mcu.ATmega64M1()
+	}
+	if c.Image.Version == "" {
+		c.Image.Name, c.Image.Version, c.Image.Commit = "firmware", "dev", "unknown"
 	}
 	if c.Manufacturer == 0 {
 		c.Manufacturer = DefaultManufacturer

@@ -182,10 +182,6 @@ func (d *Device) read(ctx context.Context, rerr chan<- error) {
 func (d *Device) boot() {
 	now := d.clk.Now()
 	img := d.cfg.Image
-	if img.Version == "" {
-		img.Name, img.Version, img.Commit = "firmware", "dev", "unknown"
-		d.cfg.Image = img
-	}
 	if a, err := image.Boot(img, image.Node{EntityID: d.cfg.EntityID, Role: message.RoleModule, Addr: d.moduleID}, now); err != nil {
 		d.log.Warn("module: boot report", "err", err)
 	} else {

@@ -25,8 +25,11 @@ type Change struct {
 	Floor      float64
 	OldVerdict string
 	NewVerdict string
+	OldCount   int
+	NewCount   int
 	Regression bool
-	Reasons    []string
+	Reasons    []string // why it regressed
+	Notes      []string // changes worth a look that are not regressions (the wire floor moved)
 }
 
 // Comparison is the release-to-release diff of two reports.
@@ -78,10 +81,10 @@ func Compare(old, new *Report, threshold float64) *Comparison {
 			ch.Presence = "removed"
 		}
 		if o != nil {
-			ch.OldP50, ch.OldP99, ch.OldFloor, ch.OldVerdict = o.Measured.P50, o.Measured.P99, o.Floor.P50, o.Verdict.Status
+			ch.OldP50, ch.OldP99, ch.OldFloor, ch.OldVerdict, ch.OldCount = o.Measured.P50, o.Measured.P99, o.Floor.P50, o.Verdict.Status, o.Measured.Count
 		}
 		if n != nil {
-			ch.NewP50, ch.NewP99, ch.NewFloor, ch.NewVerdict = n.Measured.P50, n.Measured.P99, n.Floor.P50, n.Verdict.Status
+			ch.NewP50, ch.NewP99, ch.NewFloor, ch.NewVerdict, ch.NewCount = n.Measured.P50, n.Measured.P99, n.Floor.P50, n.Verdict.Status, n.Measured.Count
 		}
 		if o != nil && n != nil && o.Measured.Count > 0 && n.Measured.Count > 0 {
 			ch.P50, ch.P99, ch.Floor = rel(ch.OldP50, ch.NewP50), rel(ch.OldP99, ch.NewP99), rel(ch.OldFloor, ch.NewFloor)
@@ -90,6 +93,9 @@ func Compare(old, new *Report, threshold float64) *Comparison {
 			}
 			if ch.P99 > threshold {
 				ch.Reasons = append(ch.Reasons, fmt.Sprintf("p99 %s", pct(ch.P99)))
+			}
+			if math.Abs(ch.Floor) > threshold {
+				ch.Notes = append(ch.Notes, fmt.Sprintf("wire floor %s: the frames on the bus changed", pct(ch.Floor)))
 			}
 		}
 		if n != nil && n.Verdict.Failed && (o == nil || !o.Verdict.Failed) {
@@ -141,16 +147,20 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| operation | p50 old → new | Δ p50 | p99 old → new | Δ p99 | floor p50 old → new | Δ floor | verdict old → new | |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, ch := range c.Changes {
-		flag := ""
+		var flags []string
 		if ch.Regression {
-			flag = "❌ " + strings.Join(ch.Reasons, ", ")
-		} else if ch.Presence != "both" {
-			flag = ch.Presence
+			flags = append(flags, "❌ "+strings.Join(ch.Reasons, ", "))
 		}
+		if ch.Presence != "both" {
+			flags = append(flags, ch.Presence)
+		}
+		flags = append(flags, ch.Notes...)
+		flag := strings.Join(flags, "; ")
+		oldIn, newIn := ch.OldCount > 0, ch.NewCount > 0
 		fmt.Fprintf(&b, "| %s | %s → %s | %s | %s → %s | %s | %s → %s | %s | %s → %s | %s |\n", ch.Key,
-			side(ch.OldP50, ch.Presence != "added"), side(ch.NewP50, ch.Presence != "removed"), pct(ch.P50),
-			side(ch.OldP99, ch.Presence != "added"), side(ch.NewP99, ch.Presence != "removed"), pct(ch.P99),
-			side(ch.OldFloor, ch.Presence != "added"), side(ch.NewFloor, ch.Presence != "removed"), pct(ch.Floor),
+			side(ch.OldP50, oldIn), side(ch.NewP50, newIn), pct(ch.P50),
+			side(ch.OldP99, oldIn), side(ch.NewP99, newIn), pct(ch.P99),
+			side(ch.OldFloor, oldIn), side(ch.NewFloor, newIn), pct(ch.Floor),
 			orDash(ch.OldVerdict), orDash(ch.NewVerdict), flag)
 	}
 	_, err := io.WriteString(w, b.String())

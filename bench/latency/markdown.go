@@ -22,6 +22,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if r.Run.Label != "" {
 		fmt.Fprintf(&b, ", %s", r.Run.Label)
 	}
+	if r.SoftwareOnly() {
+		b.WriteString(", **zero-cost profile: software and bus alone, not a sign-off**")
+	} else if len(r.Profiles) > 0 {
+		fmt.Fprintf(&b, ", profiles %s", strings.Join(r.Profiles, ", "))
+	}
 	b.WriteString(". Percentiles are nearest-rank; floor is the wire time of the frames that crossed the bus; " +
 		"compute is the devices' modelled crypto; rest is what neither explains.\n\n")
 	b.WriteString("| operation | n | p50 | p95 | p99 | max | floor p50 | compute p50 | rest p50 | fidelity | budget | verdict |\n")

@@ -23,7 +23,8 @@ type Report struct {
 	Generated  time.Time         `json:"generated"`
 	Run        RunInfo           `json:"run"`
 	Sheet      *Sheet            `json:"sheet,omitempty"`
-	Silicon    map[string]string `json:"silicon"` // role → profile the predictions use
+	Silicon    map[string]string `json:"silicon"`  // role → profile the predictions use
+	Profiles   []string          `json:"profiles"` // profiles the samples were charged at
 	Operations []Operation       `json:"operations"`
 	Passed     bool              `json:"passed"`
 	Failures   []string          `json:"failures"` // keys of failed rows
@@ -89,7 +90,13 @@ func Build(samples []Sample, o Options) *Report {
 		r.Silicon[role] = p.Name
 	}
 	rows := map[string]*Operation{}
+	r.Profiles = []string{}
 	for _, s := range samples {
+		for _, d := range s.Compute {
+			if d.Profile != "" && !slices.Contains(r.Profiles, d.Profile) {
+				r.Profiles = append(r.Profiles, d.Profile)
+			}
+		}
 		k := s.Key()
 		row := rows[k]
 		if row == nil {
@@ -110,6 +117,7 @@ func Build(samples []Sample, o Options) *Report {
 			rows[b.Op] = &Operation{Key: b.Op, Operation: op, Variant: variant, Samples: []Sample{}}
 		}
 	}
+	sort.Strings(r.Profiles)
 	keys := make([]string, 0, len(rows))
 	for k := range rows {
 		keys = append(keys, k)
@@ -188,4 +196,18 @@ func fill(row *Operation, target float64) {
 
 func round3(f float64) float64 {
 	return float64(int64(f*1000+0.5)) / 1000
+}
+
+// SoftwareOnly reports whether no sample was charged at a non-zero profile on an emulated rig:
+// the run measured the software and the bus alone.
+func (r *Report) SoftwareOnly() bool {
+	if r.Run.Mode == ModeHardware {
+		return false
+	}
+	for _, p := range r.Profiles {
+		if !strings.EqualFold(p, "zero") {
+			return false
+		}
+	}
+	return true
 }

@@ -11,7 +11,7 @@ import (
 // Histogram geometry, in SVG user units.
 const (
 	svgW, svgH                         = 640, 230
-	marginL, marginR, marginT, marginB = 48, 16, 28, 42
+	marginL, marginR, marginT, marginB = 48, 32, 28, 42
 )
 
 // histogramSVG draws a row's measured samples as a histogram, with the floor, p50, p99 and the
@@ -83,8 +83,8 @@ func histogramSVG(o *Operation) string {
 	// Axes and ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#000"/>`, marginL, ys(0), svgW-marginR, ys(0))
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="#000"/>`, marginL, marginT, marginL, ys(0))
-	for i := 0; i <= 5; i++ {
-		v := x0 + (x1-x0)*float64(i)/5
+	step := niceStep((x1 - x0) / 5)
+	for v := math.Ceil(x0/step) * step; v <= x1; v += step {
 		x := xs(v)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`, x, ys(0), x, ys(0)+4)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x, ys(0)+16, html.EscapeString(ms(time.Duration(v))))
@@ -121,4 +121,18 @@ func histogramSVG(o *Operation) string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// niceStep rounds a tick spacing up to 1, 2 or 5 times a power of ten.
+func niceStep(rough float64) float64 {
+	if rough <= 0 {
+		return 1
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(rough)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= rough {
+			return m * mag
+		}
+	}
+	return 10 * mag
 }

@@ -1,0 +1,75 @@
+package latency
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestReadReportErrors(t *testing.T) {
+	good, err := os.ReadFile("testdata/modelled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadReport(bytes.NewReader(good)); err != nil {
+		t.Fatalf("golden report: %v", err)
+	}
+	tests := map[string]string{
+		"empty":          "",
+		"not json":       "latency",
+		"wrong schema":   `{"schema":"other/1","operations":[]}`,
+		"no schema":      `{"operations":[]}`,
+		"trailing":       `{"schema":"hilrun-latency/1"} {}`,
+		"empty key":      `{"schema":"hilrun-latency/1","operations":[{"key":""}]}`,
+		"duplicate key":  `{"schema":"hilrun-latency/1","operations":[{"key":"a"},{"key":"a"}]}`,
+		"negative count": `{"schema":"hilrun-latency/1","operations":[{"key":"a","measured":{"count":-1}}]}`,
+		"disorder":       `{"schema":"hilrun-latency/1","operations":[{"key":"a","measured":{"count":2,"min_ns":5,"p50_ns":1,"max_ns":9,"mean_ns":5,"p95_ns":9,"p99_ns":9}}]}`,
+		"negative floor": `{"schema":"hilrun-latency/1","operations":[{"key":"a","floor":{"count":1,"min_ns":-1,"p50_ns":-1,"max_ns":-1,"mean_ns":-1,"p95_ns":-1,"p99_ns":-1}}]}`,
+		"bad sample":     `{"schema":"hilrun-latency/1","operations":[{"key":"a","samples":[{"measured_ns":-4}]}]}`,
+		"wrong type":     `{"schema":"hilrun-latency/1","operations":{"key":"a"}}`,
+	}
+	for name, in := range tests {
+		if _, err := ReadReport(strings.NewReader(in)); !errors.Is(err, ErrBadReport) {
+			t.Errorf("%s: %v, want ErrBadReport", name, err)
+		}
+	}
+	// Newer fields are ignored, so releases compare across schema additions.
+	if _, err := ReadReport(strings.NewReader(`{"schema":"hilrun-latency/1.1","later":1,"operations":[{"key":"a","later":2}]}`)); err != nil {
+		t.Errorf("unknown fields: %v", err)
+	}
+}
+
+func FuzzReadReport(f *testing.F) {
+	for _, p := range []string{"testdata/modelled.json", "testdata/zero.json"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","measured":{"count":1,"p50_ns":1,"p95_ns":1,"p99_ns":1,"max_ns":1,"min_ns":1,"mean_ns":1}}]}`))
+	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","per_frame":null,"verdict":{"prediction":{"steps":[{}]}}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ReadReport(bytes.NewReader(b))
+		if err != nil {
+			if !errors.Is(err, ErrBadReport) {
+				t.Fatalf("error does not wrap ErrBadReport: %v", err)
+			}
+			return
+		}
+		// Whatever it accepts, every writer and the comparison take without panicking.
+		var out bytes.Buffer
+		if err := r.WriteJSON(&out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadReport(&out); err != nil {
+			t.Fatalf("re-read of an accepted report: %v", err)
+		}
+		r.WriteMarkdown(&out)
+		r.WriteHTML(&out)
+		r.WriteJUnit(&out)
+		Compare(r, r, 0.1).WriteMarkdown(&out)
+	})
+}

@@ -21,7 +21,7 @@ import (
 
 const pctx = "battery_management"
 
-type module struct {
+type engineModule struct {
 	dev app.Device
 	eng *session.Engine
 }
@@ -34,7 +34,7 @@ type system struct {
 	auth       *authority.Authority
 	app        *app.App
 	pack       *enginePack
-	mods       []*module
+	mods       []*engineModule
 	ctx        context.Context
 }
 
@@ -90,7 +90,7 @@ func newSystem(t *testing.T, n int) *system {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.mods = append(s.mods, &module{dev: d, eng: eng})
+		s.mods = append(s.mods, &engineModule{dev: d, eng: eng})
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -265,10 +265,8 @@ func TestEndToEnd(t *testing.T) {
 	step("L5 to every module again", t0)
 
 	wall := time.Since(start)
-	for name, b := range map[string]*emu.Bus{"CAN1": s.can1, "CAN2": s.can2} {
-		l := b.Load()
-		t.Logf("%s: %d frames, bus busy %.1f ms, bus time %.1f ms", name, l.Frames, ms(l.Busy), ms(l.Elapsed))
-	}
+	logLoad(t, "CAN1", s.can1)
+	logLoad(t, "CAN2", s.can2)
 	t.Logf("flow wall time %.1f ms", ms(wall))
 	s.pack.mu.Lock()
 	defer s.pack.mu.Unlock()
@@ -278,3 +276,15 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// logLoad reports a bus's traffic: frames by protocol, the time they occupied the bus, and the
+// bus time elapsed.
+func logLoad(t *testing.T, name string, b *emu.Bus) {
+	l := b.Load()
+	by := map[canid.Class]uint64{}
+	for id, n := range l.PerID {
+		by[canid.Classify(id&0x1FFFFFFF, id&0x80000000 != 0)] += n
+	}
+	t.Logf("%s: %d frames (Web4 %d, legacy %d, other %d), bus busy %.1f ms, bus time %.1f ms",
+		name, l.Frames, by[canid.Web4], by[canid.Legacy], by[canid.Unknown], ms(l.Busy), ms(l.Elapsed))
+}

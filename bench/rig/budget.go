@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -55,7 +56,13 @@ type Budget struct {
 	Kind   string   `yaml:"kind,omitempty"`   // target (a specification's sign-off ceiling) or ceiling (the bench's own bound)
 	Source string   `yaml:"source,omitempty"` // where the number comes from
 	Note   string   `yaml:"note,omitempty"`
+	// Statistic is the figure checked against Target: p50, p95, p99 (default), max or mean.
+	Statistic string `yaml:"statistic,omitempty"`
+	// Waiver, when set, accepts a miss of this budget and says why (the report shows it).
+	Waiver string `yaml:"waiver,omitempty"`
 }
+
+var statistics = []string{"p50", "p95", "p99", "max", "mean"}
 
 // Budget kinds.
 const (
@@ -101,6 +108,9 @@ func (s *BudgetSheet) Validate() []Problem {
 		}
 		if b.Per != "" && b.Per != PerOperation && b.Per != PerFrame {
 			ps.add(p+".per", "%q: operation or frame", b.Per)
+		}
+		if b.Statistic != "" && !slices.Contains(statistics, b.Statistic) {
+			ps.add(p+".statistic", "%q: p50, p95, p99, max or mean", b.Statistic)
 		}
 		if b.Kind != "" && b.Kind != KindTarget && b.Kind != KindCeiling {
 			ps.add(p+".kind", "%q: target or ceiling", b.Kind)

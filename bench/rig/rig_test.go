@@ -26,6 +26,9 @@ func TestEveryRigFileLoads(t *testing.T) {
 		})
 	}
 	sheets, _ := filepath.Glob("../../rigs/budgets/*.yaml")
+	if _, err := os.Stat("../latency/testdata/budgets.yaml"); err == nil {
+		sheets = append(sheets, "../latency/testdata/budgets.yaml") // the latency report reads the same format
+	}
 	for _, f := range sheets {
 		if _, err := LoadBudgets(f); err != nil {
 			t.Error(err)
@@ -280,6 +283,7 @@ func TestBudgetErrors(t *testing.T) {
 		{"name: x\nbitrate: 500000\nbudgets: [{op: a, target: 5ms}, {op: a, target: 1ms}]\n", "budgets[1].op"},
 		{"name: x\nbitrate: 500000\nbudgets: [{op: a, target: 5ms, max: 1}]\n", "budgets[0].max"},
 		{"name: x\nbudgets: [{op: a, target: 5ms}]\n", "bitrate"},
+		{"name: x\nbitrate: 500000\nbudgets: [{op: a, target: 5ms, statistic: p42}]\n", "budgets[0].statistic"},
 	}
 	for _, c := range cases {
 		_, err := ParseBudgets([]byte(c.in))

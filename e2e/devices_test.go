@@ -25,6 +25,7 @@ import (
 // devices is the system built from the device packages: the pack controller gateway and the
 // module firmware, as they run in their images, with the authority and the app.
 type devices struct {
+	clk        clock.Clock
 	can1, can2 *emu.Bus
 	auth       *authority.Authority
 	app        *app.App
@@ -32,12 +33,34 @@ type devices struct {
 	mods       []*module.Device
 }
 
-func newDevices(t *testing.T, ctx context.Context, n int) *devices {
-	clk := clock.Real{}
-	s := &devices{}
+// newDevices builds the system. With a simulated clock the devices charge their MCU profiles'
+// modelled crypto costs (STM32WB55 pack, ATmega64M1 modules) and the buses pace every frame by
+// its wire time, all on that clock, which runs ten times faster than the wall clock; with the
+// real clock nothing is charged and the buses deliver as fast as they can.
+func newDevices(t *testing.T, ctx context.Context, n int, sim *clock.Sim) *devices {
+	var clk clock.Clock = clock.Real{}
+	packProfile, modProfile, pacing := mcu.Zero(), mcu.Zero(), emu.AsFastAsPossible
+	if sim != nil {
+		clk, packProfile, modProfile, pacing = sim, mcu.STM32WB55(), mcu.ATmega64M1(), emu.RealTime
+		stop := make(chan struct{})
+		t.Cleanup(func() { close(stop) })
+		go func() {
+			tk := time.NewTicker(time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+					sim.Advance(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	s := &devices{clk: clk}
 	var err error
 	for _, b := range []**emu.Bus{&s.can1, &s.can2} {
-		if *b, err = emu.New(emu.Config{Pacing: emu.AsFastAsPossible, Clock: clk}); err != nil {
+		if *b, err = emu.New(emu.Config{Pacing: pacing, Clock: clk}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { (*b).Close() })
@@ -63,13 +86,13 @@ func newDevices(t *testing.T, ctx context.Context, n int) *devices {
 	t.Cleanup(authSrv.Close)
 
 	s.pack, err = pack.New(pack.Config{CAN1: s.can1.Join("pack"), CAN2: s.can2.Join("pack"), Clock: clk,
-		Authority: s.auth.PublicKey(), EntityID: "PC-0001", Rand: rand.Reader, Profile: mcu.Zero()})
+		Authority: s.auth.PublicKey(), EntityID: "PC-0001", Rand: rand.Reader, Profile: packProfile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
 		m, err := module.New(module.Config{Clock: clk, Bus: s.can2.Join(fmt.Sprintf("module-%d", i)), Rand: rand.Reader,
-			Profile: mcu.Zero(), UniqueID: uint32(0x1000 + i), Seed: uint64(i), Authority: s.auth.PublicKey()})
+			Profile: modProfile, UniqueID: uint32(0x1000 + i), Seed: uint64(i), Authority: s.auth.PublicKey()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +110,7 @@ func newDevices(t *testing.T, ctx context.Context, n int) *devices {
 		run(m.Run)
 	}
 	// Legacy registration gives the modules their addresses.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var devs []app.Device
 	for len(devs) < n {
 		devs = devs[:0]
@@ -117,20 +140,40 @@ func newDevices(t *testing.T, ctx context.Context, n int) *devices {
 	return s
 }
 
-// TestEndToEndDevices is issue 4's flow with the pack controller and module devices.
-func TestEndToEndDevices(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// TestEndToEndDevices is issue 4's flow with the pack controller and module devices, software
+// costs only.
+func TestEndToEndDevices(t *testing.T) { devicesFlow(t, nil) }
+
+// TestEndToEndDevicesModelled is the same flow with the MCU profiles' modelled costs and
+// paced buses on a simulated clock: its step times predict the hardware's.
+func TestEndToEndDevicesModelled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 20 s of wall time")
+	}
+	devicesFlow(t, clock.NewSim(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)))
+}
+
+func devicesFlow(t *testing.T, sim *clock.Sim) {
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	s := newDevices(t, ctx, 4)
+	s := newDevices(t, ctx, 4, sim)
 	sub := s.app.Subscribe(4096)
-	start := time.Now()
-	step := func(name string, t0 time.Time) { t.Logf("%-28s %8.1f ms", name, ms(time.Since(t0))) }
+	start, simStart := time.Now(), s.clk.Now()
+	type mark struct{ wall, sim time.Time }
+	now := func() mark { return mark{time.Now(), s.clk.Now()} }
+	step := func(name string, t0 mark) {
+		if sim != nil {
+			t.Logf("%-28s %10.1f ms simulated, %8.1f ms wall", name, ms(s.clk.Now().Sub(t0.sim)), ms(time.Since(t0.wall)))
+			return
+		}
+		t.Logf("%-28s %8.1f ms", name, ms(time.Since(t0.wall)))
+	}
 	mods := make([]app.Device, 0, len(s.mods))
 	for _, m := range s.mods {
 		mods = append(mods, app.Device{EntityID: m.Config().EntityID, Addr: m.ModuleID()})
 	}
 
-	t0 := time.Now()
+	t0 := now()
 	if _, err := s.app.BindPack(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +183,7 @@ func TestEndToEndDevices(t *testing.T) {
 		}
 	}
 	step("bind pack + 4 modules", t0)
-	t0 = time.Now()
+	t0 = now()
 	if _, err := s.app.PairPack(ctx, pctx); err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +194,14 @@ func TestEndToEndDevices(t *testing.T) {
 	}
 	step("pair app×pack + pack×4", t0)
 
-	t0 = time.Now()
+	t0 = now()
 	ack, err := s.app.Command(ctx, mods[0].Addr, chargeEnable())
 	if err != nil || ack.Status != message.StatusOK {
 		t.Fatalf("charge enable: %+v %v", ack, err)
 	}
 	step("L5 charge-enable + ACK", t0)
 
-	t0 = time.Now()
+	t0 = now()
 	seen := map[uint8]bool{}
 	for len(seen) < len(mods) {
 		select {
@@ -172,7 +215,7 @@ func TestEndToEndDevices(t *testing.T) {
 	}
 	step("protected telemetry ×4", t0)
 
-	t0 = time.Now()
+	t0 = now()
 	m1 := mods[0]
 	oldPID, _ := s.app.PairingID(m1.EntityID)
 	oldCert, _ := s.app.Certificate(m1.EntityID)
@@ -213,7 +256,7 @@ func TestEndToEndDevices(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	t0 = time.Now()
+	t0 = now()
 	for _, m := range mods {
 		ack, err := s.app.Command(ctx, m.Addr, chargeEnable())
 		if err != nil || ack.Status != message.StatusOK {
@@ -223,5 +266,5 @@ func TestEndToEndDevices(t *testing.T) {
 	step("L5 to every module again", t0)
 	logLoad(t, "CAN1", s.can1)
 	logLoad(t, "CAN2", s.can2)
-	t.Logf("flow wall time %.1f ms", ms(time.Since(start)))
+	t.Logf("flow wall time %.1f ms, simulated %.1f ms", ms(time.Since(start)), ms(s.clk.Now().Sub(simStart)))
 }

@@ -48,13 +48,17 @@ func current() (Config, int) {
 
 // rigUp brings the rig up before the first spec of the enclosing (Ordered) container and
 // tears it down after its last; it returns a handle the specs read the system from.
-func rigUp(name string) func() *framework.System {
+func rigUp(name string, opts ...func(*framework.Options)) func() *framework.System {
 	var sys *framework.System
 	BeforeAll(func(ctx SpecContext) {
 		c, n := current()
 		Expect(c.Rig).NotTo(BeNil(), "no rig configured: run the suites through `hilrun run` or `go test ./suites/`")
-		s, err := framework.Up(ctx, framework.Options{Rig: c.Rig, Name: fmt.Sprintf("%02d-%s", n, name),
-			ReportDir: c.ReportDir, Images: c.Images, Logger: c.Logger})
+		o := framework.Options{Rig: c.Rig, Name: fmt.Sprintf("%02d-%s", n, name),
+			ReportDir: c.ReportDir, Images: c.Images, Logger: c.Logger}
+		for _, f := range opts {
+			f(&o)
+		}
+		s, err := framework.Up(ctx, o)
 		if err != nil {
 			Fail(fmt.Sprintf("bring-up of rig %s: %v", c.Rig.Name, err))
 		}
@@ -74,3 +78,9 @@ func rigUp(name string) func() *framework.System {
 func wait(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 5*time.Second)
 }
+
+// packOff leaves the pack powered off: the bench itself drives the module bus.
+func packOff(o *framework.Options) { o.Off = append(o.Off, "pack") }
+
+// functional runs the devices without modelled crypto cost (behaviour, not latency).
+func functional(o *framework.Options) { o.ZeroCost = true }

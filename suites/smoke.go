@@ -11,7 +11,7 @@ import (
 )
 
 var _ = Describe("A rig that has come up", Ordered, Label("smoke"), func() {
-	sys := rigUp("smoke")
+	sys := rigUp("smoke", functional)
 
 	It("has every bus of the rig running and captured", func() {
 		for _, b := range sys().Rig.Buses {
@@ -53,6 +53,18 @@ var _ = Describe("A rig that has come up", Ordered, Label("smoke"), func() {
 				}
 			}
 			Expect(seen).To(BeTrue(), "no 0x500 announcement from %s (unique ID %08x)", m.Name(), m.Rig.UniqueID)
+		}
+	})
+
+	It("has the pack register every module at the module ID the rig gives it", func() {
+		Expect(sys().Pack).NotTo(BeNil(), "the rig has no pack")
+		got := map[uint32]uint8{}
+		for _, mi := range sys().Pack.Modules() {
+			got[mi.UniqueID] = mi.ID
+		}
+		for _, m := range sys().Modules {
+			Expect(got).To(HaveKeyWithValue(m.Rig.UniqueID, m.Rig.ModuleID), "%s", m.Name())
+			Expect(m.ModuleID()).To(Equal(m.Rig.ModuleID))
 		}
 	})
 

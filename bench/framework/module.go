@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/modbatt/hilrun/bench/rig"
 	"github.com/modbatt/hilrun/bus"
@@ -34,7 +35,7 @@ func (m *Module) BootReport() (*message.Announce, error) {
 	return image.Boot(c.Image, image.Node{EntityID: c.EntityID, Role: message.RoleModule, Addr: m.ModuleID()}, c.Clock.Now())
 }
 
-func (s *System) startModule(ctx context.Context, d *rig.Device) (*Module, error) {
+func (s *System) startModule(ctx context.Context, d *rig.Device, zero bool) (*Module, error) {
 	busName := "can2"
 	if len(d.Buses) > 0 {
 		busName = d.Buses[0]
@@ -43,33 +44,15 @@ func (s *System) startModule(ctx context.Context, d *rig.Device) (*Module, error
 	if !ok {
 		return nil, fmt.Errorf("framework: module %s: bus %q is not a bus of the rig", d.Name, busName)
 	}
-	prof := mcu.ATmega64M1()
-	if d.Profile != "" {
-		p, err := mcu.ByName(d.Profile)
-		if err != nil {
-			return nil, fmt.Errorf("framework: module %s: %w", d.Name, err)
-		}
-		prof = p
+	prof, err := profile(d, mcu.ATmega64M1(), zero)
+	if err != nil {
+		return nil, err
 	}
-	m := &Module{Rig: *d, busName: busName}
-	if d.Image != "" {
-		built, ok := s.Images[d.Image]
-		if !ok {
-			// The image's package has not landed: the in-process module still runs, and
-			// qualification knows from Missing that nothing was built or flashed.
-			m.Flashed = image.Image{Name: d.Image, Version: "unbuilt", Commit: "unknown"}
-		} else {
-			data, err := os.ReadFile(built.Path)
-			if err != nil {
-				return nil, fmt.Errorf("framework: flash %s: %w", d.Name, err)
-			}
-			img, err := FlashEmulated(built.Image, data)
-			if err != nil {
-				return nil, fmt.Errorf("framework: flash %s: %w", d.Name, err)
-			}
-			m.Flashed = img
-		}
+	img, err := s.flash(d)
+	if err != nil {
+		return nil, err
 	}
+	m := &Module{Rig: *d, busName: busName, Flashed: img}
 	dev, err := module.New(module.Config{Clock: s.Clock, Bus: b.Join(d.Name), Logger: s.log.With("device", d.Name),
 		Profile: prof, Image: m.Flashed, UniqueID: d.UniqueID, Cells: d.Cells, Seed: uint64(d.Seed),
 		EntityID: d.Name, Authority: s.Authority.PublicKey()})
@@ -80,6 +63,35 @@ func (s *System) startModule(ctx context.Context, d *rig.Device) (*Module, error
 	s.run(ctx, d.Name, dev.Run)
 	return m, nil
 }
+
+// flash runs the device's flashing method with the image built for it and returns the
+// identity of what the device will boot.
+func (s *System) flash(d *rig.Device) (image.Image, error) {
+	if d.Image == "" {
+		return image.Image{}, nil
+	}
+	built, ok := s.Images[d.Image]
+	if !ok {
+		// The image's package has not landed: the in-process device still runs, and
+		// qualification knows from Missing that nothing was built or flashed.
+		return image.Image{Name: d.Image, Version: Unbuilt, Commit: "unknown"}, nil
+	}
+	if m := d.Flash.Method; m != "" && m != rig.FlashEmulated && m != rig.FlashNone {
+		return image.Image{}, fmt.Errorf("%w: device %s flash method %s with in-process devices", ErrUnsupported, d.Name, m)
+	}
+	data, err := os.ReadFile(built.Path)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("framework: flash %s: %w", d.Name, err)
+	}
+	img, err := FlashEmulated(built.Image, data)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("framework: flash %s: %w", d.Name, err)
+	}
+	return img, nil
+}
+
+// Unbuilt is the version in-process devices report when their image could not be built.
+const Unbuilt = "unbuilt"
 
 // FlashEmulated is the emulated boot loader: it boots bytes only if they are the built
 // image, and reports the identity of what it booted.
@@ -105,7 +117,7 @@ func (m *Module) waitBoot(ctx context.Context, p *Probe) error {
 	if err != nil {
 		return fmt.Errorf("framework: %s did not come up: %w", m.Name(), err)
 	}
-	if m.Flashed.Version == "" || m.Flashed.Version == "unbuilt" {
+	if m.Flashed.Version == "" || m.Flashed.Version == Unbuilt {
 		return nil
 	}
 	rep, err := m.BootReport()
@@ -116,4 +128,22 @@ func (m *Module) waitBoot(ctx context.Context, p *Probe) error {
 		return fmt.Errorf("framework: %s: %w", m.Name(), err)
 	}
 	return nil
+}
+
+// waitRegistered waits until the pack has given the module the module ID the rig names.
+func (m *Module) waitRegistered(ctx context.Context) error {
+	for {
+		id := m.ModuleID()
+		if id == m.Rig.ModuleID {
+			return nil
+		}
+		if id != legacy.ModuleUnregistered {
+			return fmt.Errorf("framework: the pack registered %s as module 0x%02X, the rig says 0x%02X", m.Name(), id, m.Rig.ModuleID)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("framework: the pack did not register %s: %w", m.Name(), ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }

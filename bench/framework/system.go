@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 )
@@ -33,6 +36,22 @@ type Options struct {
 	Logger    *slog.Logger
 	// Boot bounds the wait for every device to come up and report its image; default 10 s.
 	Boot time.Duration
+	// Off names devices (by name or role) that bring-up leaves powered off, e.g. the pack
+	// when the bench itself drives the module bus.
+	Off []string
+	// ZeroCost runs every device with the zero cost profile: functional specs then take
+	// milliseconds instead of the modelled seconds of P-256 on a module. Perf specs leave it
+	// off so emulated latency predicts the hardware's.
+	ZeroCost bool
+}
+
+func (o *Options) off(d *rig.Device) bool {
+	for _, n := range o.Off {
+		if n == d.Name || n == d.Role {
+			return true
+		}
+	}
+	return false
 }
 
 // System is a rig that is up: its buses, its devices, the authority and the app.
@@ -40,7 +59,8 @@ type System struct {
 	Rig       *rig.Rig
 	Clock     clock.Clock
 	Authority *authority.Running
-	App       *app.App // nil when the rig has no app device
+	App       *app.App // nil when the rig has no app device or it is off
+	Pack      *Pack    // nil when the rig has no pack or it is off
 	Modules   []*Module
 	Images    map[string]Built // images built for this bring-up, by name
 	// Missing lists what the rig names but this tree cannot run yet, with the reason; specs
@@ -164,51 +184,115 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	go func() { <-runCtx.Done(); os.RemoveAll(stateDir) }()
 
-	// Power on: every device of the rig, in the order of the file.
+	// Power on: the app first, so that it hears every boot report, then the pack, then the
+	// modules one at a time, so that the pack gives each the module ID the rig says.
 	var mods []app.Device
-	var appDev *rig.Device
+	var appDev, packDev *rig.Device
+	var modDevs []*rig.Device
 	for i := range o.Rig.Devices {
 		d := &o.Rig.Devices[i]
 		switch d.Role {
 		case rig.RoleAuthority:
 		case rig.RoleApp:
 			appDev = d
-		case rig.RoleModule:
-			m, err := s.startModule(runCtx, d)
-			if err != nil {
-				return s, err
-			}
-			if m == nil {
-				continue
-			}
-			s.Modules = append(s.Modules, m)
-			mods = append(mods, app.Device{EntityID: m.EntityID(), Addr: d.ModuleID})
 		case rig.RolePack:
-			s.Missing["device "+d.Name] = fmt.Errorf("%w: the pack controller device (gateway/pack) is not in this tree yet", ErrUnsupported)
+			packDev = d
+		case rig.RoleModule:
+			modDevs = append(modDevs, d)
+			mods = append(mods, app.Device{EntityID: d.Name, Addr: d.ModuleID})
 		default:
 			return s, fmt.Errorf("%w: device %s role %q", ErrUnsupported, d.Name, d.Role)
 		}
 	}
-
-	if appDev != nil {
-		if err := s.startApp(ctx, runCtx, appDev, ln, appAPI, mods); err != nil {
+	bootCtx, stop := context.WithTimeout(ctx, o.Boot)
+	defer stop()
+	var reports <-chan session.Event
+	if appDev != nil && !o.off(appDev) {
+		if err := s.startApp(ctx, runCtx, appDev, packDev, ln, appAPI, mods); err != nil {
 			return s, err
 		}
+		reports = s.App.Subscribe(4096)
 	} else {
 		ln.Close()
 	}
-
-	bootCtx, stop := context.WithTimeout(ctx, o.Boot)
-	defer stop()
-	for _, m := range s.Modules {
+	if packDev != nil && !o.off(packDev) {
+		if s.Pack, err = s.startPack(runCtx, packDev, o.ZeroCost); err != nil {
+			return s, err
+		}
+	}
+	for _, d := range modDevs {
+		if o.off(d) {
+			continue
+		}
+		m, err := s.startModule(runCtx, d, o.ZeroCost)
+		if err != nil {
+			return s, err
+		}
+		s.Modules = append(s.Modules, m)
 		if err := m.waitBoot(bootCtx, s.probes[m.busName]); err != nil {
+			return s, err
+		}
+		if s.Pack != nil {
+			if err := m.waitRegistered(bootCtx); err != nil {
+				return s, err
+			}
+		}
+	}
+	if reports != nil && s.Pack != nil {
+		if err := s.waitImages(bootCtx, reports); err != nil {
 			return s, err
 		}
 	}
 	return s, nil
 }
 
-func (s *System) startApp(ctx, runCtx context.Context, d *rig.Device, ln net.Listener, api string, mods []app.Device) error {
+// waitImages waits for the boot report (L1 announce of kind image) of the pack and of every
+// module to reach the app, and checks each against the image flashed into that device.
+func (s *System) waitImages(ctx context.Context, reports <-chan session.Event) error {
+	want := map[string]image.Image{}
+	if s.Pack.Flashed.Version != "" && s.Pack.Flashed.Version != Unbuilt {
+		want[s.packEntity()] = s.Pack.Flashed
+	}
+	for _, m := range s.Modules {
+		if m.Flashed.Version != "" && m.Flashed.Version != Unbuilt {
+			want[m.EntityID()] = m.Flashed
+		}
+	}
+	for len(want) > 0 {
+		select {
+		case <-ctx.Done():
+			var names []string
+			for n := range want {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("framework: no boot report reached the app from %s: %w", strings.Join(names, ", "), ctx.Err())
+		case ev := <-reports:
+			a, ok := ev.(session.EventAnnounce)
+			if !ok || a.Announce == nil || a.Announce.Kind != message.AnnounceImage {
+				continue
+			}
+			img, ok := want[a.Announce.EntityID]
+			if !ok {
+				continue
+			}
+			if err := image.Match(a.Announce, img); err != nil {
+				return fmt.Errorf("framework: %w", err)
+			}
+			delete(want, a.Announce.EntityID)
+		}
+	}
+	return nil
+}
+
+func (s *System) packEntity() string {
+	if s.Pack == nil {
+		return "pack-0"
+	}
+	return fmt.Sprintf("pack-%d", s.Pack.Rig.PackID)
+}
+
+func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, ln net.Listener, api string, mods []app.Device) error {
 	name := "can1"
 	if len(d.Buses) > 0 {
 		name = d.Buses[0]
@@ -219,7 +303,8 @@ func (s *System) startApp(ctx, runCtx context.Context, d *rig.Device, ln net.Lis
 		return fmt.Errorf("framework: app bus %q is not a bus of the rig", name)
 	}
 	a, err := app.New(ctx, app.Config{API: api, Endpoint: b.Join("app"), Clock: s.Clock, Rand: rand.Reader,
-		Store: session.NewMemStore(), Authority: s.Authority.Client, Modules: mods, Logger: s.log})
+		Store: session.NewMemStore(), Authority: s.Authority.Client, Modules: mods, Logger: s.log,
+		Pack: packDevice(packDev)})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("framework: app: %w", err)
@@ -229,6 +314,15 @@ func (s *System) startApp(ctx, runCtx context.Context, d *rig.Device, ln net.Lis
 	go s.appSrv.Serve(ln)
 	s.run(runCtx, "app", a.Run)
 	return nil
+}
+
+// packDevice is how the app reaches the pack: its entity ID and node address.
+func packDevice(d *rig.Device) app.Device {
+	if d == nil {
+		return app.Device{}
+	}
+	addr, _ := d.Address()
+	return app.Device{EntityID: fmt.Sprintf("pack-%d", d.PackID), Addr: addr}
 }
 
 // run runs a device until the system goes down and keeps its error.

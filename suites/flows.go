@@ -1,0 +1,55 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/modbatt/hilrun/bench/framework"
+	"github.com/modbatt/hilrun/protocol/message"
+)
+
+// pairingContext is the operational context the flows pair in.
+const pairingContext = "battery_management"
+
+// bindAll binds the app and the pack, then the pack and every module, through the
+// authority, as an operator commissioning a factory-default pack does.
+func bindAll(ctx context.Context, s *framework.System) {
+	Expect(s.App).NotTo(BeNil(), "the rig has no app")
+	Expect(s.Pack).NotTo(BeNil(), "the rig has no pack")
+	_, err := s.App.BindPack(ctx)
+	Expect(err).NotTo(HaveOccurred(), "binding app × pack")
+	for _, m := range s.Modules {
+		_, err := s.App.BindModule(ctx, m.EntityID())
+		Expect(err).NotTo(HaveOccurred(), "binding pack × %s", m.Name())
+	}
+}
+
+// pairAll pairs the app and the pack, then the pack and every module, in context.
+func pairAll(ctx context.Context, s *framework.System, context string) {
+	_, err := s.App.PairPack(ctx, context)
+	Expect(err).NotTo(HaveOccurred(), "pairing app × pack in %s", context)
+	for _, m := range s.Modules {
+		_, err := s.App.PairModule(ctx, context, m.EntityID())
+		Expect(err).NotTo(HaveOccurred(), "pairing pack × %s in %s", m.Name(), context)
+	}
+}
+
+// chargeEnable is the L5 command the seeds' flow ends with.
+func chargeEnable() *message.Command {
+	on, off := true, false
+	cl, dl := uint16(500), uint16(1000)
+	return &message.Command{Code: message.CmdChargeDischarge, ChargeEnable: &on, DischargeEnable: &off, ChargeLimit: &cl, DischargeLimit: &dl}
+}
+
+func formatSeen(seen map[uint8]bool) string {
+	out := ""
+	for a := range seen {
+		out += fmt.Sprintf(" 0x%02X", a)
+	}
+	if out == "" {
+		return " none"
+	}
+	return out
+}

@@ -128,9 +128,6 @@ func Build(samples []Sample, o Options) *Report {
 		fill(row, o.FidelityTarget)
 		if b, ok := o.Sheet.Find(row.Operation, row.Variant); ok {
 			row.Budget = &b
-			if b.Per == PerFrame && row.PerFrame == nil && len(row.Samples) > 0 {
-				row.PerFrame = &Stats{}
-			}
 		}
 		row.Verdict = judge(o.Run.Mode, row.Budget, row, o.Silicon)
 		if row.Verdict.Failed {

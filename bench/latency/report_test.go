@@ -195,6 +195,15 @@ func TestVerdictsHardware(t *testing.T) {
 	}
 }
 
+func TestPerFrameWithoutFrames(t *testing.T) {
+	ss := series("l5-telemetry", "", 5, 0, 0, time.Millisecond, 0)
+	o := Build(ss, Options{Sheet: loadTestSheet(t)})
+	v := row(t, o, "l5-telemetry").Verdict
+	if v.Status != StatusFail || !v.Failed || !strings.Contains(v.Reason, "no capture") {
+		t.Errorf("per-frame budget without frames: %+v", v)
+	}
+}
+
 func TestRecorderConcurrent(t *testing.T) {
 	var r Recorder
 	done := make(chan struct{})

@@ -84,7 +84,12 @@ func histogramSVG(o *Operation) string {
 	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#000"/>`, marginL, ys(0), svgW-marginR, ys(0))
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="#000"/>`, marginL, marginT, marginL, ys(0))
 	step := niceStep((x1 - x0) / 5)
-	for v := math.Ceil(x0/step) * step; v <= x1; v += step {
+	first := math.Ceil(x0/step) * step
+	for i := 0; i <= 12; i++ { // bounded: at huge values adding step may not move a float64
+		v := first + float64(i)*step
+		if v > x1 {
+			break
+		}
 		x := xs(v)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`, x, ys(0), x, ys(0)+4)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x, ys(0)+16, html.EscapeString(ms(time.Duration(v))))

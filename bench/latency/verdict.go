@@ -190,7 +190,13 @@ func judge(mode string, b *Budget, row *Operation, silicon map[string]mcu.Profil
 	}
 	stats := row.Measured
 	perFrame := b.Per == PerFrame
-	if perFrame && row.PerFrame != nil {
+	if perFrame {
+		if row.PerFrame == nil || row.PerFrame.Count < len(row.Samples) {
+			// Never judge a per-frame budget on a guess: a sample without frames has no capture.
+			v.Status, v.Failed = StatusFail, true
+			v.Reason = "a per-frame budget needs the frames of every sample; some samples have none (no capture in their window)"
+			return v
+		}
 		stats = *row.PerFrame
 	}
 	v.Value, _ = v.Statistic.Of(stats)

@@ -42,22 +42,23 @@ type Device struct {
 	stats  Stats
 
 	// Owned by the loop.
-	runCtx   context.Context
-	moduleID uint8
-	state    legacy.State
-	maxState legacy.State
-	seq      uint16
-	model    *cells
-	lim      limits
-	hwLim    limits
-	demand   float64
-	timeSet  bool
-	epoch    uint32    // epoch seconds at timeAt
-	timeAt   time.Time // device clock when 0x516 arrived
-	isolated bool      // Web4 emergency isolate latched until the next 0x514
-	diag     bool
-	keyLoss  bool   // LoseKeys while no engine ran: lose them at the next start
-	commFail uint16 // chain reads that missed a cell (0x508-style counter)
+	runCtx    context.Context
+	moduleID  uint8
+	state     legacy.State
+	maxState  legacy.State
+	requested legacy.State // the last 0x514 (Off after isolate, deregistration, silence)
+	seq       uint16
+	model     *cells
+	lim       limits
+	hwLim     limits
+	demand    float64
+	timeSet   bool
+	epoch     uint32    // epoch seconds at timeAt
+	timeAt    time.Time // device clock when 0x516 arrived
+	isolated  bool      // Web4 emergency isolate latched until the next 0x514
+	diag      bool
+	keyLoss   bool   // LoseKeys while no engine ran: lose them at the next start
+	commFail  uint16 // chain reads that missed a cell (0x508-style counter)
 
 	stepAt, statusAt, silenceAt, timeReqAt, telemAt, diagUntil time.Time
 	prevV, prevT                                               []float64 // readings before the last step, for the step triggers

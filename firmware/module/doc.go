@@ -25,7 +25,8 @@
 //   - 0x515 → 0x505 for the cell asked (cell IDs count from 0; an ID beyond the cell count is
 //     bad input, counted, and not answered);
 //   - 0x514 → the requested state, but never above the latest 0x517 max state (Off until the
-//     first heartbeat); a lower 0x517 pulls the state down at once;
+//     first heartbeat); a lower 0x517 pulls the state down at once, and a higher one lets the
+//     module reach the state last requested (the request is kept, the heartbeat only caps it);
 //   - 0x516 sets the module's time; while it has none, a registered module sends 0x506 right
 //     after registration and every TimeRequestPeriod (5 s) after that;
 //   - 0x518 (its ID) and 0x51E drop the module ID and go Off; the module then waits for an

@@ -178,13 +178,14 @@ func (d *Device) packSilent() {
 
 func (d *Device) setMaxState(s legacy.State) {
 	d.maxState = s
-	if d.state > s {
-		d.setState(d.state)
-	}
+	d.setState(d.requested)
 }
 
-// setState moves to want, capped by the max state and by a latched isolate.
+// setState records the state the pack asked for and moves to it, capped by the max state and
+// by a latched isolate. The request is remembered: a later, higher max state lets the module
+// reach it without a new 0x514.
 func (d *Device) setState(want legacy.State) {
+	d.requested = want
 	if want > d.maxState {
 		want = d.maxState
 	}

@@ -135,12 +135,12 @@ func TestStateChangeUnderMaxState(t *testing.T) {
 		max, req *legacy.State
 		want     legacy.State
 	}{
-		{nil, ptr(legacy.StateOn), legacy.StateOff}, // no heartbeat yet: Off is the ceiling
-		{ptr(legacy.StatePrecharge), nil, legacy.StateOff},
+		{nil, ptr(legacy.StateOn), legacy.StateOff},              // no heartbeat yet: Off is the ceiling
+		{ptr(legacy.StatePrecharge), nil, legacy.StatePrecharge}, // the kept request, capped
 		{nil, ptr(legacy.StateOn), legacy.StatePrecharge},
 		{ptr(legacy.StateOn), ptr(legacy.StateOn), legacy.StateOn},
 		{ptr(legacy.StateStandby), nil, legacy.StateStandby}, // a lower ceiling pulls the state down
-		{ptr(legacy.StateOn), nil, legacy.StateStandby},      // and a higher one does not push it up
+		{ptr(legacy.StateOn), nil, legacy.StateOn},           // and a higher one lets the request through
 		{nil, ptr(legacy.StateOff), legacy.StateOff},
 	}
 	for i, s := range steps {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ type web4Rig struct {
 	modK   *suite.PublicKey
 	// timeout overrides the module's partial-pairing timeout.
 	timeout time.Duration
+	path    string // the NVM file
 }
 
 func access(id string, addr uint8) message.AccessData {
@@ -56,7 +58,13 @@ func newWeb4Rig(t *testing.T) *web4Rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &web4Rig{t: t, ctx: ctx, bus: b, legacy: b.Join("pack-legacy"), auth: auth, packEv: make(chan session.Event, 1024), store: nvm.OpenMem()}
+	path := filepath.Join(t.TempDir(), "module.nvm")
+	st, err := nvm.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := &web4Rig{t: t, ctx: ctx, bus: b, legacy: b.Join("pack-legacy"), auth: auth, packEv: make(chan session.Event, 1024), store: st, path: path}
 	pack, err := session.New(session.Config{
 		Identity: session.Identity{EntityID: "pack-1", Role: message.RolePack, Addr: canid.AddrPack, Access: access("pack-1", canid.AddrPack)},
 		Endpoint: b.Join("pack-web4"), Clock: clock.Real{}, Rand: rand.Reader, Store: session.NewMemStore(), Authority: auth.Public(),
@@ -118,9 +126,19 @@ func (w *web4Rig) start() {
 	waitStats(t, dev, "link engine", func(s Stats) bool { return s.Web4Running })
 }
 
+// restart is a power cycle: the device stops, its NVM file is closed and opened again.
 func (w *web4Rig) restart() {
 	w.stop()
 	w.stop = nil
+	if err := w.store.Close(); err != nil {
+		w.t.Fatal(err)
+	}
+	st, err := nvm.Open(w.path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.store = st
+	w.t.Cleanup(func() { st.Close() })
 	w.start()
 }
 

@@ -469,3 +469,30 @@ func TestKeyLossAtBoot(t *testing.T) {
 		t.Fatalf("module link after key loss %+v", l)
 	}
 }
+
+// TestEmergencyAndStale: an emergency isolate travels as emergency and is answered on
+// emergency-ack; a command issued beyond the ±5 min skew is answered "stale" and escalated.
+func TestEmergencyAndStale(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	w.pair(pack, module, nil)
+	rec := w.record(t, canid.New(canid.TypeEmergencyAck, true, canid.LevelPairing, canid.AddrPack, 0x01))
+	r := message.ReasonOperator
+	ack, err := pack.eng.Command(w.ctx, 0x01, &message.Command{Code: message.CmdEmergencyIsolate, Target: 1, IsolateReason: &r})
+	if err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("isolate: %v %+v", err, ack)
+	}
+	rec.take(t, 1)
+	old := chargeCmd()
+	old.IssuedAt = time.Now().Add(-10 * time.Minute).Unix()
+	ack, err = pack.eng.Command(w.ctx, 0x01, old)
+	if err != nil || ack.Status != message.StatusStale {
+		t.Fatalf("stale command: %v %+v", err, ack)
+	}
+	waitStat(t, module, CauseClockSkew, 1)
+	esc := waitFor(t, pack, func(e EventEscalation) bool { return !e.Local })
+	if esc.Escalation.Reason != message.ReasonClockSkew {
+		t.Fatalf("escalation %+v", esc.Escalation)
+	}
+}

@@ -156,8 +156,9 @@ func (c *core) block(out *output) {
 	if n < 0 {
 		n = len(c.mods)
 	}
+	start := int(c.brr)
 	for sent, i := 0, 1; sent < n && i <= int(legacy.ModuleLast); i++ {
-		id := uint8((int(c.brr)+i-1)%int(legacy.ModuleLast) + 1)
+		id := uint8((start+i-1)%int(legacy.ModuleLast) + 1)
 		m := c.mods[id]
 		if m == nil || m.st1 == nil {
 			continue

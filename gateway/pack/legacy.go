@@ -88,10 +88,15 @@ func (c *core) next() time.Time {
 		}
 	}
 	if c.appEver {
-		for _, d := range []time.Duration{c.cfg.AppStandbyAfter, c.cfg.AppOffAfter} {
-			if u := c.appHeard.Add(d); u.After(c.appHeard) && u.Before(t) && c.limitAt(u) != c.limit {
-				t = u
-			}
+		var u time.Time
+		switch c.limit {
+		case legacy.StateOn:
+			u = c.appHeard.Add(c.cfg.AppStandbyAfter)
+		case legacy.StateStandby:
+			u = c.appHeard.Add(c.cfg.AppOffAfter)
+		}
+		if !u.IsZero() && u.Before(t) {
+			t = u
 		}
 	}
 	return t
@@ -208,8 +213,8 @@ func (c *core) checkLink(now time.Time, out *output) {
 		if l == legacy.StateOff {
 			c.appState = legacy.StateOff // the app must ask again once it is back
 		}
+		c.apply("link-loss", out)
 	}
-	c.apply("link-loss", out)
 }
 
 // apply moves the pack to the app's request under the max state, telling every module.

@@ -122,10 +122,17 @@ func (s *BudgetSheet) Validate() []Problem {
 // ParseBudgets decodes and validates a budget sheet.
 func ParseBudgets(b []byte) (*BudgetSheet, error) {
 	var s BudgetSheet
-	if errs := decodeStrict(b, &s); len(errs) > 0 {
+	errs, at, fatal := decodeStrict(b, &s)
+	if fatal {
 		return nil, &Error{Problems: errs}
 	}
-	if errs := s.Validate(); len(errs) > 0 {
+	for _, p := range s.Validate() {
+		if !coveredBy(p.Path, errs) {
+			p.Line = lineOf(p.Path, at)
+			errs = append(errs, p)
+		}
+	}
+	if len(errs) > 0 {
 		return &s, &Error{Problems: errs}
 	}
 	return &s, nil

@@ -106,55 +106,95 @@ func Load(path string) (*Rig, error) {
 // rig as well as an *Error listing all of them.
 func Parse(b []byte) (*Rig, error) {
 	var r Rig
-	if errs := decodeStrict(b, &r); len(errs) > 0 {
+	errs, at, fatal := decodeStrict(b, &r)
+	if fatal {
 		return nil, &Error{Problems: errs}
 	}
-	if errs := r.Validate(); len(errs) > 0 {
+	// Validate what did decode, so one run reports every problem; a field that already has a
+	// decoding problem is not reported again.
+	for _, p := range r.Validate() {
+		if !coveredBy(p.Path, errs) {
+			p.Line = lineOf(p.Path, at)
+			errs = append(errs, p)
+		}
+	}
+	if len(errs) > 0 {
 		return &r, &Error{Problems: errs}
 	}
 	return &r, nil
 }
 
-// decodeStrict decodes one YAML document into v. Unknown fields are reported by their YAML path
-// (a walk of the node tree against v's type) and the decoder runs with KnownFields as well, so
-// nothing it would refuse slips through; type errors are mapped back to paths by line.
-func decodeStrict(b []byte, v any) []Problem {
+// lineOf is the line of path in the file, or of its nearest ancestor present there.
+func lineOf(path string, at map[string]int) int {
+	for path != "" {
+		if l, ok := at[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+func coveredBy(path string, ps []Problem) bool {
+	for _, p := range ps {
+		if p.Path != "" && (path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeStrict decodes one YAML document into v. Unknown fields and values of the wrong type
+// are reported by their YAML path (a walk of the node tree against v's type); the decoder runs
+// with KnownFields as well, so nothing it would refuse slips through. When the walk found
+// problems, v is then filled leniently so the rest can still be validated. fatal means v holds
+// nothing usable (not YAML, not a mapping).
+func decodeStrict(b []byte, v any) (probs []Problem, at map[string]int, fatal bool) {
 	if len(b) > MaxFileSize {
-		return []Problem{{Msg: fmt.Sprintf("file larger than %d bytes", MaxFileSize)}}
+		return []Problem{{Msg: fmt.Sprintf("file larger than %d bytes", MaxFileSize)}}, nil, true
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return []Problem{{Msg: "not YAML: " + err.Error(), Line: yamlLine(err.Error())}}
+		return []Problem{{Msg: "not YAML: " + cleanMsg(strings.TrimPrefix(err.Error(), "yaml: ")), Line: yamlLine(err.Error())}}, nil, true
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return []Problem{{Msg: "empty file"}}
+		return []Problem{{Msg: "empty file"}}, nil, true
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return []Problem{{Msg: "the document must be a mapping", Line: root.Line}}
+		return []Problem{{Msg: "the document must be a mapping", Line: root.Line}}, nil, true
 	}
 	lines := map[int]string{}
-	var probs []Problem
-	walkFields(root, reflect.TypeOf(v).Elem(), "", lines, &probs)
+	at = map[string]int{}
+	walkFields(root, reflect.TypeOf(v).Elem(), "", lines, at, &probs)
 
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	err := dec.Decode(v)
 	if err == nil {
-		return probs
+		return probs, at, false
 	}
 	if len(probs) > 0 {
-		return probs // the walk found what the decoder refuses, with paths
+		// The walk found what the decoder refuses, with paths. Decode again without
+		// KnownFields: type errors leave their fields zero and fill the rest.
+		rv := reflect.ValueOf(v).Elem()
+		rv.Set(reflect.Zero(rv.Type()))
+		_ = yaml.Unmarshal(b, v)
+		return probs, at, false
 	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return []Problem{{Msg: err.Error(), Line: yamlLine(err.Error())}}
+		return []Problem{{Msg: err.Error(), Line: yamlLine(err.Error())}}, nil, true
 	}
 	for _, m := range te.Errors {
 		line := yamlLine(m)
 		probs = append(probs, Problem{Path: lines[line], Line: line, Msg: cleanMsg(m)})
 	}
-	return probs
+	return probs, at, true
 }
 
 // cleanMsg drops the decoder's "line N:" prefixes; the Problem carries the line.
@@ -186,18 +226,21 @@ func yamlLine(msg string) int {
 
 // walkFields reports mapping keys that t has no field for, and records the path of every value
 // by its line so decoder type errors can be named.
-func walkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string, probs *[]Problem) {
+func walkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string, at map[string]int, probs *[]Problem) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias != nil {
-			walkFields(n.Alias, t, path, lines, probs)
+			walkFields(n.Alias, t, path, lines, at, probs)
 		}
 		return
 	}
 	if _, ok := lines[n.Line]; !ok && path != "" {
 		lines[n.Line] = path
+	}
+	if _, ok := at[path]; !ok && path != "" {
+		at[path] = n.Line
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
@@ -221,7 +264,8 @@ func walkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string,
 				continue
 			}
 			lines[k.Line] = p
-			walkFields(val, ft, p, lines, probs)
+			at[p] = k.Line
+			walkFields(val, ft, p, lines, at, probs)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -229,7 +273,7 @@ func walkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string,
 			return
 		}
 		for i, c := range n.Content {
-			walkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines, probs)
+			walkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines, at, probs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -237,7 +281,7 @@ func walkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string,
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkFields(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value), lines, probs)
+			walkFields(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value), lines, at, probs)
 		}
 	default:
 		// A scalar: decode it alone so a type error is named by its own path.

@@ -242,13 +242,14 @@ func add2Devices(extra string) func(string) string {
 func TestProblemsAreCollected(t *testing.T) {
 	bad := strings.NewReplacer("bitrate: 500000, transport", "bitrate: 1, transport",
 		"flash: {method: emulated}, module_id: 1", "flash: {method: stm32-uart}, module_id: 0",
-		"power: {kind: emulated}", "power: {kind: x}").Replace(base)
+		"power: {kind: emulated}", "power: {kind: x}",
+		"role: app,", "role: app, colour: red,").Replace(base)
 	_, err := Parse([]byte(bad))
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"buses[0].bitrate", "buses[1].bitrate", "devices[2].flash.port", "devices[2].module_id", "power.kind"} {
+	for _, p := range []string{"devices[0].colour", "buses[0].bitrate", "buses[1].bitrate", "devices[2].flash.port", "devices[2].module_id", "power.kind"} {
 		if !e.Has(p) {
 			t.Errorf("missing %s in %v", p, err)
 		}
@@ -374,5 +375,20 @@ func TestHostEnv(t *testing.T) {
 	}
 	if err := h.PTY(); err != nil {
 		t.Logf("no ptys here: %v", err)
+	}
+}
+
+func TestProblemLines(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(base, "module_id: 2", "module_id: 40", 1)))
+	var e *Error
+	if !errors.As(err, &e) || len(e.Problems) != 1 {
+		t.Fatal(err)
+	}
+	// base starts with a newline: the fourth device is on line 9.
+	if p := e.Problems[0]; p.Path != "devices[3].module_id" || p.Line != 9 {
+		t.Fatalf("%+v", p)
+	}
+	if !strings.Contains(e.Error(), "line 9: devices[3].module_id: 0x28 outside 0x01–0x1F") {
+		t.Fatal(e.Error())
 	}
 }

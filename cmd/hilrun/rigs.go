@@ -57,7 +57,11 @@ func runRigs(ctx context.Context, env *cli, args []string) int {
 			s.Valid = true
 		case errors.As(err, &re):
 			for _, p := range re.Problems {
-				s.Problems = append(s.Problems, p.Error())
+				msg := p.Error()
+				if p.Line > 0 {
+					msg = fmt.Sprintf("line %d: %s", p.Line, msg)
+				}
+				s.Problems = append(s.Problems, msg)
 			}
 		default:
 			s.Problems = []string{err.Error()}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modbatt/hilrun/bench/rig"
 	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/firmware/module"
 	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/legacy"
@@ -15,19 +16,23 @@ import (
 	"github.com/modbatt/hilrun/protocol/message"
 )
 
-// Module is a battery module of the rig, running in-process.
+// Module is a battery module of the rig, running in-process. Device is replaced at each
+// power-on; hold the *Module, not the *module.Device.
 type Module struct {
 	*module.Device
 	Rig     rig.Device
-	Flashed image.Image // what the emulated boot loader booted ("" Version when no image was built)
+	Flashed image.Image // what the emulated boot loader booted (Version Unbuilt when nothing was built)
 	busName string
+	prof    mcu.Profile
+	// LegacyOnly runs the module without its Web4 side (a module with the old firmware).
+	LegacyOnly bool
 }
 
 // Name is the device's name in the rig file.
 func (m *Module) Name() string { return m.Rig.Name }
 
 // EntityID is the module's Web4 entity ID.
-func (m *Module) EntityID() string { return m.Config().EntityID }
+func (m *Module) EntityID() string { return m.Rig.Name }
 
 // BootReport is the L1 image announce the module's boot stage makes of the image it booted.
 func (m *Module) BootReport() (*message.Announce, error) {
@@ -35,16 +40,15 @@ func (m *Module) BootReport() (*message.Announce, error) {
 	return image.Boot(c.Image, image.Node{EntityID: c.EntityID, Role: message.RoleModule, Addr: m.ModuleID()}, c.Clock.Now())
 }
 
-func (s *System) startModule(ctx context.Context, d *rig.Device, zero bool) (*Module, error) {
+func (s *System) startModule(d *rig.Device, legacyOnly bool) (*Module, error) {
 	busName := "can2"
 	if len(d.Buses) > 0 {
 		busName = d.Buses[0]
 	}
-	b, ok := s.buses[busName]
-	if !ok {
+	if _, ok := s.buses[busName]; !ok {
 		return nil, fmt.Errorf("framework: module %s: bus %q is not a bus of the rig", d.Name, busName)
 	}
-	prof, err := profile(d, mcu.ATmega64M1(), zero)
+	prof, err := profile(d, mcu.ATmega64M1(), s.zero)
 	if err != nil {
 		return nil, err
 	}
@@ -52,16 +56,27 @@ func (s *System) startModule(ctx context.Context, d *rig.Device, zero bool) (*Mo
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{Rig: *d, busName: busName, Flashed: img}
-	dev, err := module.New(module.Config{Clock: s.Clock, Bus: b.Join(d.Name), Logger: s.log.With("device", d.Name),
-		Profile: prof, Image: m.Flashed, UniqueID: d.UniqueID, Cells: d.Cells, Seed: uint64(d.Seed),
-		EntityID: d.Name, Authority: s.Authority.PublicKey()})
+	m := &Module{Rig: *d, busName: busName, Flashed: img, prof: prof, LegacyOnly: legacyOnly}
+	return m, m.start(s)
+}
+
+// start powers the module on.
+func (m *Module) start(s *System) error {
+	st, err := s.openNVM(m.Name())
 	if err != nil {
-		return nil, fmt.Errorf("framework: module %s: %w", d.Name, err)
+		return err
+	}
+	ep := s.buses[m.busName].Join(m.Name())
+	dev, err := module.New(module.Config{Clock: s.Clock, Bus: ep, NVM: st, Logger: s.log.With("device", m.Name()),
+		Profile: m.prof, Image: m.Flashed, UniqueID: m.Rig.UniqueID, Cells: m.Rig.Cells, Seed: uint64(m.Rig.Seed),
+		EntityID: m.Name(), Authority: s.Authority.PublicKey(), NoWeb4: m.LegacyOnly})
+	if err != nil {
+		closer([]*emu.Endpoint{ep}, st)()
+		return fmt.Errorf("framework: module %s: %w", m.Name(), err)
 	}
 	m.Device = dev
-	s.run(ctx, d.Name, dev.Run)
-	return m, nil
+	s.power(m.Name(), dev.Run, closer([]*emu.Endpoint{ep}, st))
+	return nil
 }
 
 // flash runs the device's flashing method with the image built for it and returns the
@@ -102,11 +117,11 @@ func FlashEmulated(built image.Image, data []byte) (image.Image, error) {
 	return image.FromBytes(built.Name, built.Version, built.Commit, data), nil
 }
 
-// waitBoot waits for the module's power-on announcement (0x500 from its unique ID) on its
-// bus and checks the image it reports against the one flashed.
-func (m *Module) waitBoot(ctx context.Context, p *Probe) error {
-	uid := m.Config().UniqueID
-	_, _, err := p.Wait(ctx, 0, fmt.Sprintf("%s's announcement (0x500, unique ID %08x)", m.Name(), uid), func(f bus.Frame) bool {
+// waitAnnounce waits for the module's power-on announcement (0x500 from its unique ID) on
+// its bus, from position mark of the probe.
+func (m *Module) waitAnnounce(ctx context.Context, p *Probe, mark int) error {
+	uid := m.Rig.UniqueID
+	_, _, err := p.Wait(ctx, mark, fmt.Sprintf("%s's announcement (0x500, unique ID %08x)", m.Name(), uid), func(f bus.Frame) bool {
 		d, err := legacy.Decode(f)
 		if err != nil {
 			return false
@@ -117,6 +132,11 @@ func (m *Module) waitBoot(ctx context.Context, p *Probe) error {
 	if err != nil {
 		return fmt.Errorf("framework: %s did not come up: %w", m.Name(), err)
 	}
+	return nil
+}
+
+// checkImage checks the image the module's boot stage reports against the one flashed.
+func (m *Module) checkImage() error {
 	if m.Flashed.Version == "" || m.Flashed.Version == Unbuilt {
 		return nil
 	}

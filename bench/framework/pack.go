@@ -1,38 +1,46 @@
 package framework
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 
 	"github.com/modbatt/hilrun/bench/rig"
+	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/gateway/pack"
 	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/mcu"
 )
 
-// Pack is the pack controller of the rig, running in-process.
+// Pack is the pack controller of the rig, running in-process. Device is replaced at each
+// power-on; hold the *Pack.
 type Pack struct {
 	*pack.Device
 	Rig     rig.Device
 	Flashed image.Image
-	Events  chan pack.Event // the pack's legacy events; dropped when nobody keeps up
+	// Events carries the pack's legacy events (registrations, timeouts, link loss …); events
+	// are dropped while it is full.
+	Events chan pack.Event
+	buses  [2]string
+	prof   mcu.Profile
 }
 
 // Name is the device's name in the rig file.
 func (p *Pack) Name() string { return p.Rig.Name }
 
-func (s *System) startPack(ctx context.Context, d *rig.Device, zero bool) (*Pack, error) {
+// EntityID is the pack's Web4 entity ID.
+func (p *Pack) EntityID() string { return fmt.Sprintf("pack-%d", p.Rig.PackID) }
+
+func (s *System) startPack(d *rig.Device) (*Pack, error) {
 	names := d.Buses
 	if len(names) < 2 {
 		names = []string{"can1", "can2"}
 	}
-	b1, ok1 := s.buses[names[0]]
-	b2, ok2 := s.buses[names[1]]
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("framework: pack %s: buses %v are not buses of the rig", d.Name, names)
+	for _, n := range names[:2] {
+		if _, ok := s.buses[n]; !ok {
+			return nil, fmt.Errorf("framework: pack %s: bus %q is not a bus of the rig", d.Name, n)
+		}
 	}
-	prof, err := profile(d, mcu.STM32WB55(), zero)
+	prof, err := profile(d, mcu.STM32WB55(), s.zero)
 	if err != nil {
 		return nil, err
 	}
@@ -40,21 +48,33 @@ func (s *System) startPack(ctx context.Context, d *rig.Device, zero bool) (*Pack
 	if err != nil {
 		return nil, err
 	}
-	p := &Pack{Rig: *d, Flashed: img, Events: make(chan pack.Event, 1024)}
-	dev, err := pack.New(pack.Config{PackID: d.PackID, CAN1: b1.Join(d.Name), CAN2: b2.Join(d.Name), Clock: s.Clock,
-		Logger: s.log.With("device", d.Name), Authority: s.Authority.PublicKey(), Rand: rand.Reader, Profile: prof,
-		Image: img, OnEvent: func(ev pack.Event) {
+	p := &Pack{Rig: *d, Flashed: img, Events: make(chan pack.Event, 1024), buses: [2]string{names[0], names[1]}, prof: prof}
+	return p, p.start(s)
+}
+
+// start powers the pack on.
+func (p *Pack) start(s *System) error {
+	st, err := s.openNVM(p.Name())
+	if err != nil {
+		return err
+	}
+	e1, e2 := s.buses[p.buses[0]].Join(p.Name()), s.buses[p.buses[1]].Join(p.Name())
+	release := closer([]*emu.Endpoint{e1, e2}, st)
+	dev, err := pack.New(pack.Config{PackID: p.Rig.PackID, CAN1: e1, CAN2: e2, Clock: s.Clock,
+		Logger: s.log.With("device", p.Name()), Authority: s.Authority.PublicKey(), Rand: rand.Reader, Profile: p.prof,
+		Store: st, Image: p.Flashed, EntityID: p.EntityID(), OnEvent: func(ev pack.Event) {
 			select {
 			case p.Events <- ev:
 			default:
 			}
 		}})
 	if err != nil {
-		return nil, fmt.Errorf("framework: pack %s: %w", d.Name, err)
+		release()
+		return fmt.Errorf("framework: pack %s: %w", p.Name(), err)
 	}
 	p.Device = dev
-	s.run(ctx, d.Name, dev.Run)
-	return p, nil
+	s.power(p.Name(), dev.Run, release)
+	return nil
 }
 
 // profile is the device's cost profile: the rig's, the role's default, or zero when the

@@ -23,6 +23,7 @@ import (
 	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/image"
+	"github.com/modbatt/hilrun/nvm"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 )
@@ -43,6 +44,26 @@ type Options struct {
 	// milliseconds instead of the modelled seconds of P-256 on a module. Perf specs leave it
 	// off so emulated latency predicts the hardware's.
 	ZeroCost bool
+	// LegacyOnly names modules that run without their Web4 side, as modules with the old
+	// firmware do beside upgraded ones.
+	LegacyOnly []string
+}
+
+func (o *Options) legacyOnly(d *rig.Device) bool {
+	for _, n := range o.LegacyOnly {
+		if n == d.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// busOf is the device's first bus, or def.
+func busOf(d *rig.Device, def string) string {
+	if len(d.Buses) > 0 {
+		return d.Buses[0]
+	}
+	return def
 }
 
 func (o *Options) off(d *rig.Device) bool {
@@ -78,6 +99,11 @@ type System struct {
 	runErrs  []error
 	downOnce sync.Once
 	downErr  error
+	units    map[string]*unit // powered devices by name
+	runCtx   context.Context
+	zero     bool
+	nvm      map[string]*nvm.MemFile // each device's NVM, kept across power cycles
+	tempDirs []string
 }
 
 // ErrUnsupported is returned for a rig feature this framework cannot bring up.
@@ -108,7 +134,8 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		o.ReportDir = d
 	}
 	s = &System{Rig: o.Rig, Clock: clock.Real{}, Images: map[string]Built{}, Missing: map[string]error{},
-		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger}
+		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger, units: map[string]*unit{},
+		nvm: map[string]*nvm.MemFile{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Down())
@@ -182,7 +209,8 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		ln.Close()
 		return s, fmt.Errorf("framework: authority: %w", err)
 	}
-	go func() { <-runCtx.Done(); os.RemoveAll(stateDir) }()
+	s.tempDirs = append(s.tempDirs, stateDir)
+	s.runCtx, s.zero = runCtx, o.ZeroCost
 
 	// Power on: the app first, so that it hears every boot report, then the pack, then the
 	// modules one at a time, so that the pack gives each the module ID the rig says.
@@ -216,7 +244,7 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		ln.Close()
 	}
 	if packDev != nil && !o.off(packDev) {
-		if s.Pack, err = s.startPack(runCtx, packDev, o.ZeroCost); err != nil {
+		if s.Pack, err = s.startPack(packDev); err != nil {
 			return s, err
 		}
 	}
@@ -224,12 +252,20 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		if o.off(d) {
 			continue
 		}
-		m, err := s.startModule(runCtx, d, o.ZeroCost)
+		p := s.probes[busOf(d, "can2")]
+		var mark int
+		if p != nil {
+			mark = p.Mark()
+		}
+		m, err := s.startModule(d, o.legacyOnly(d))
 		if err != nil {
 			return s, err
 		}
 		s.Modules = append(s.Modules, m)
-		if err := m.waitBoot(bootCtx, s.probes[m.busName]); err != nil {
+		if err := m.waitAnnounce(bootCtx, p, mark); err != nil {
+			return s, err
+		}
+		if err := m.checkImage(); err != nil {
 			return s, err
 		}
 		if s.Pack != nil {
@@ -254,7 +290,7 @@ func (s *System) waitImages(ctx context.Context, reports <-chan session.Event) e
 		want[s.packEntity()] = s.Pack.Flashed
 	}
 	for _, m := range s.Modules {
-		if m.Flashed.Version != "" && m.Flashed.Version != Unbuilt {
+		if m.Flashed.Version != "" && m.Flashed.Version != Unbuilt && !m.LegacyOnly {
 			want[m.EntityID()] = m.Flashed
 		}
 	}
@@ -289,7 +325,7 @@ func (s *System) packEntity() string {
 	if s.Pack == nil {
 		return "pack-0"
 	}
-	return fmt.Sprintf("pack-%d", s.Pack.Rig.PackID)
+	return s.Pack.EntityID()
 }
 
 func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, ln net.Listener, api string, mods []app.Device) error {
@@ -312,7 +348,7 @@ func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, l
 	s.App = a
 	s.appSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go s.appSrv.Serve(ln)
-	s.run(runCtx, "app", a.Run)
+	s.power("app", a.Run, nil)
 	return nil
 }
 
@@ -323,19 +359,6 @@ func packDevice(d *rig.Device) app.Device {
 	}
 	addr, _ := d.Address()
 	return app.Device{EntityID: fmt.Sprintf("pack-%d", d.PackID), Addr: addr}
-}
-
-// run runs a device until the system goes down and keeps its error.
-func (s *System) run(ctx context.Context, name string, f func(context.Context) error) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := f(ctx); err != nil && ctx.Err() == nil {
-			s.mu.Lock()
-			s.runErrs = append(s.runErrs, fmt.Errorf("%s: %w", name, err))
-			s.mu.Unlock()
-		}
-	}()
 }
 
 // Bus returns the named in-process bus (for fault injection and load figures).
@@ -390,6 +413,11 @@ func (s *System) Down() error {
 			stop()
 		}
 		s.wg.Wait()
+		for _, u := range s.units {
+			if u.release != nil {
+				errs = append(errs, u.release())
+			}
+		}
 		for _, p := range s.probes {
 			p.close()
 		}
@@ -401,6 +429,9 @@ func (s *System) Down() error {
 		}
 		for _, c := range s.captures {
 			errs = append(errs, c.close())
+		}
+		for _, d := range s.tempDirs {
+			os.RemoveAll(d)
 		}
 		s.downErr = errors.Join(errs...)
 	})

@@ -140,4 +140,3 @@ func closer(eps []*emu.Endpoint, st *nvm.Store) func() error {
 		return errors.Join(errs...)
 	}
 }
-

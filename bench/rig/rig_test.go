@@ -384,11 +384,11 @@ func TestProblemLines(t *testing.T) {
 	if !errors.As(err, &e) || len(e.Problems) != 1 {
 		t.Fatal(err)
 	}
-	// base starts with a newline: the fourth device is on line 9.
-	if p := e.Problems[0]; p.Path != "devices[3].module_id" || p.Line != 9 {
-		t.Fatalf("%+v", p)
+	// base starts with a newline: the fourth device is on line 10.
+	if p := e.Problems[0]; p.Path != "devices[3].module_id" || p.Line != 10 {
+		t.Fatalf("%s at line %d", p, p.Line)
 	}
-	if !strings.Contains(e.Error(), "line 9: devices[3].module_id: 0x28 outside 0x01–0x1F") {
+	if !strings.Contains(e.Error(), "line 10: devices[3].module_id: 0x28 outside 0x01–0x1F") {
 		t.Fatal(e.Error())
 	}
 }

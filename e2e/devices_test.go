@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 // module firmware, as they run in their images, with the authority and the app.
 type devices struct {
 	clk        clock.Clock
+	simStep    atomic.Int64 // simulated time per millisecond of wall time
 	can1, can2 *emu.Bus
 	auth       *authority.Authority
 	app        *app.App
@@ -40,6 +42,8 @@ type devices struct {
 func newDevices(t *testing.T, ctx context.Context, n int, sim *clock.Sim) *devices {
 	var clk clock.Clock = clock.Real{}
 	packProfile, modProfile, pacing := mcu.Zero(), mcu.Zero(), emu.AsFastAsPossible
+	s := &devices{}
+	s.simStep.Store(int64(10 * time.Millisecond))
 	if sim != nil {
 		clk, packProfile, modProfile, pacing = sim, mcu.STM32WB55(), mcu.ATmega64M1(), emu.RealTime
 		stop := make(chan struct{})
@@ -52,12 +56,12 @@ func newDevices(t *testing.T, ctx context.Context, n int, sim *clock.Sim) *devic
 				case <-stop:
 					return
 				case <-tk.C:
-					sim.Advance(10 * time.Millisecond)
+					sim.Advance(time.Duration(s.simStep.Load()))
 				}
 			}
 		}()
 	}
-	s := &devices{clk: clk}
+	s.clk = clk
 	var err error
 	for _, b := range []**emu.Bus{&s.can1, &s.can2} {
 		if *b, err = emu.New(emu.Config{Pacing: pacing, Clock: clk}); err != nil {
@@ -194,12 +198,15 @@ func devicesFlow(t *testing.T, sim *clock.Sim) {
 	}
 	step("pair app×pack + pack×4", t0)
 
+	// Finer simulated steps while L5 latency is measured: every causal hop waits for one.
+	s.simStep.Store(int64(100 * time.Microsecond))
 	t0 = now()
 	ack, err := s.app.Command(ctx, mods[0].Addr, chargeEnable())
 	if err != nil || ack.Status != message.StatusOK {
 		t.Fatalf("charge enable: %+v %v", ack, err)
 	}
 	step("L5 charge-enable + ACK", t0)
+	s.simStep.Store(int64(10 * time.Millisecond))
 
 	t0 = now()
 	seen := map[uint8]bool{}

@@ -159,3 +159,22 @@ func (f *Floor) Apply(samples []Sample, recs []capture.Record) {
 		s.Frames, s.Floor, s.Buses, s.Skip = w.Frames, w.Critical, w.Buses, w.Skipped
 	}
 }
+
+// LoadCaptures reads capture files (candump .log or pcap, one per bus or not) into one record
+// list for Floor.Of and Floor.Apply; bad records are counted in skipped.
+func LoadCaptures(paths ...string) (recs []capture.Record, skipped int, err error) {
+	for _, p := range paths {
+		r, err := capture.Open(p)
+		if err != nil {
+			return nil, skipped, fmt.Errorf("latency: %w", err)
+		}
+		rs, n, err := ReadAll(r)
+		r.Close()
+		skipped += n
+		if err != nil {
+			return nil, skipped, fmt.Errorf("%s: %w", p, err)
+		}
+		recs = append(recs, rs...)
+	}
+	return recs, skipped, nil
+}

@@ -92,6 +92,16 @@ func TestFloorEmptyAndApply(t *testing.T) {
 	}
 }
 
+func TestLoadCaptures(t *testing.T) {
+	recs, skipped, err := LoadCaptures("testdata/two-buses.log", "testdata/two-buses.log")
+	if err != nil || len(recs) != 12 || skipped != 0 {
+		t.Errorf("%d records, %d skipped, %v", len(recs), skipped, err)
+	}
+	if _, _, err := LoadCaptures("testdata/none.log"); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
 func TestReadAllSkipsBadLines(t *testing.T) {
 	p := t.TempDir() + "/bad.log"
 	os.WriteFile(p, []byte("(1700000000.000320) can1 1EA00140#11\ngarbage\n(1700000000.000640) can1 1EA00140#22\n"), 0o644)

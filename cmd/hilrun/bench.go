@@ -19,7 +19,7 @@ func runBench(ctx context.Context, env *cli, args []string) int {
 		"latency.md, latency-junit.xml) into the report directory; a failed budget exits 1.\n"+
 		"'compare' diffs two latency.json files per operation (see 'hilrun bench compare --help').")
 	fs.String("rig", "rigs/emulated.yaml", "rig file")
-	fs.String("report-dir", "reports", "directory for the latency report")
+	fs.String("report-dir", "report", "directory for the latency report")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

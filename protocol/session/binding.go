@@ -150,6 +150,7 @@ func (e *Engine) dropBinding(l *link) {
 	e.dropPairings(l)
 	if l.bound {
 		_ = e.cfg.Store.Delete(ctrName("bind", l.peer.Addr, l.bindingID))
+		_ = e.cfg.Store.Delete(rxName(l.peer.Addr, l.bindingID))
 	}
 	suite.Erase(l.secretCopy)
 	l.bound, l.bindingID, l.partnerKey, l.bindCh, l.bindCtr, l.bindWin, l.secretCopy = false, nil, nil, nil, nil, nil, nil

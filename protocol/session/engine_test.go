@@ -496,3 +496,22 @@ func TestEmergencyAndStale(t *testing.T) {
 		t.Fatalf("escalation %+v", esc.Escalation)
 	}
 }
+
+// TestBindingLevelReplayAfterReset: a binding-level message recorded before the receiver's reset
+// is still refused after it.
+func TestBindingLevelReplayAfterReset(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	id := canid.New(canid.TypeEscalation, true, canid.LevelBinding, canid.AddrPack, 0x01)
+	rec := w.record(t, id)
+	if err := module.eng.Escalate(w.ctx, canid.AddrPack, message.L6PairingValidation, message.ReasonOperator, message.UrgencyLow, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, pack, func(e EventEscalation) bool { return !e.Local })
+	frames := rec.take(t, 6)
+	pack.halt()
+	pack2 := w.start(pack.cfg.Identity, pack.store, nil)
+	rec.inject(t, frames)
+	waitStat(t, pack2, CauseReplay, 1)
+}

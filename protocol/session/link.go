@@ -81,6 +81,11 @@ func ctrName(kind string, peer uint8, id []byte) string {
 
 const recLinks = "session/links"
 
+// rxName names the record of the highest binding-level counter accepted from a peer.
+func rxName(peer uint8, bindingID []byte) string {
+	return fmt.Sprintf("session/rx/%02x/%s", peer, hex.EncodeToString(bindingID))
+}
+
 type bindingRecord struct {
 	PeerID     string              `json:"peer_id"`
 	PeerRole   message.Role        `json:"peer_role"`
@@ -246,6 +251,15 @@ func (e *Engine) setBinding(l *link, bindingID []byte, partner *suite.PublicKey,
 		return err
 	}
 	win, _ := freshness.NewWindow(e.cfg.Window)
+	// Binding-level traffic is rare (certificates, completions, escalations, L6/L7), so its
+	// highest accepted counter is persisted and a reset does not reopen the window to replays:
+	// everything up to it counts as seen.
+	if b, ok, _ := getRecord(e.cfg.Store, rxName(l.peer.Addr, bindingID)); ok && len(b) == 8 {
+		h := binary.BigEndian.Uint64(b)
+		for c := h - min(h, uint64(win.Size()-1)); c <= h; c++ {
+			_ = win.Accept(c)
+		}
+	}
 	l.bound, l.bindingID, l.partnerKey = true, bindingID, partner
 	l.secretCopy = append([]byte(nil), secret...)
 	l.bindCh, l.bindCtr, l.bindWin = suite.NewLevelChannel(lk), ctr, win

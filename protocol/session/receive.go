@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -115,7 +116,13 @@ func (e *Engine) openBinding(l *link, id canid.ID, data []byte) ([]byte, error) 
 	if !l.bound {
 		return nil, e.reject(l.peer.Addr, CauseNotBound, ErrNotBound)
 	}
-	return e.open(l, l.bindCh, l.bindWin, id, data)
+	pt, err := e.open(l, l.bindCh, l.bindWin, id, data)
+	if err == nil {
+		if h, ok := l.bindWin.Highest(); ok {
+			_ = e.cfg.Store.Put(rxName(l.peer.Addr, l.bindingID), binary.BigEndian.AppendUint64(nil, h))
+		}
+	}
+	return pt, err
 }
 
 // openPairing opens a pairing-level envelope under the established pairing.

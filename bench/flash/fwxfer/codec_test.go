@@ -2,6 +2,7 @@ package fwxfer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"testing"
@@ -75,3 +76,5 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func sha(b []byte) [32]byte { return sha256.Sum256(b) }

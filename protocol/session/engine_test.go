@@ -515,3 +515,23 @@ func TestBindingLevelReplayAfterReset(t *testing.T) {
 	rec.inject(t, frames)
 	waitStat(t, pack2, CauseReplay, 1)
 }
+
+// TestRequestKeysAbandoned: a generate-keys request nobody answers in time does not swallow
+// the answer to the next one.
+func TestRequestKeysAbandoned(t *testing.T) {
+	w := newWorld(t, nil)
+	pack := w.start(w.identity("PC-0001", message.RolePack, canid.AddrPack), nil, nil)
+	ctx, cancel := context.WithTimeout(w.ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := pack.eng.RequestKeys(ctx, Hop{Dst: 0x01}, pack.cfg.Identity.Access); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request to an absent module: %v", err)
+	}
+	module := w.start(w.identity("BM-0001", message.RoleModule, 0x01), nil, nil)
+	ans, err := pack.eng.RequestKeys(w.ctx, Hop{Dst: 0x01}, pack.cfg.Identity.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _, _ := module.eng.Link(w.ctx, canid.AddrPack); l.OwnKID != ans.KID {
+		t.Fatalf("answer kid %04x, module made %04x", ans.KID, l.OwnKID)
+	}
+}

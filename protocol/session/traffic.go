@@ -122,9 +122,11 @@ func (e *Engine) RequestKeys(ctx context.Context, h Hop, partner message.AccessD
 		return nil, err
 	}
 	ch := make(chan *message.GenerateKeysResponse, 1)
+	var dst uint8
 	err = e.do(ctx, func() error {
 		h2, _, _ := e.hop(h)
-		e.keyWait[h2.Dst] = append(e.keyWait[h2.Dst], ch)
+		dst = h2.Dst
+		e.keyWait[dst] = append(e.keyWait[dst], ch)
 		e.send(msgOf(idOf(canid.TypeBindingXfer, h2.Dst, h2.Src), b), nil)
 		return nil
 	})
@@ -135,6 +137,20 @@ func (e *Engine) RequestKeys(ctx context.Context, h Hop, partner message.AccessD
 	case r := <-ch:
 		return r, nil
 	case <-ctx.Done():
+		// Nobody waits any more: a late answer must not be handed to this caller's channel.
+		_ = e.do(context.Background(), func() error {
+			ws := e.keyWait[dst]
+			for i, w := range ws {
+				if w == ch {
+					e.keyWait[dst] = append(ws[:i:i], ws[i+1:]...)
+					break
+				}
+			}
+			if len(e.keyWait[dst]) == 0 {
+				delete(e.keyWait, dst)
+			}
+			return nil
+		})
 		return nil, ctx.Err()
 	case <-e.done:
 		return nil, ErrClosed

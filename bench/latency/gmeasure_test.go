@@ -1,6 +1,7 @@
 package latency
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -20,5 +21,12 @@ func TestGmeasure(t *testing.T) {
 	ss := FromExperiment(exp)
 	if len(ss) != 1 || ss[0].Operation != "l5-command-ack" || ss[0].Variant != "cell-balancing" || ss[0].Measured != 3*time.Millisecond {
 		t.Errorf("%+v", ss)
+	}
+	// Samples without floors or compute are judged, but never signed off.
+	rep := Build(ss, Options{Sheet: &Sheet{Budgets: []Budget{{Op: "l5-command-ack", Target: YAMLDuration(20 * time.Millisecond)}}}})
+	v := rep.Operations[0].Verdict
+	if v.Status != StatusSoftwareOnly || !strings.Contains(v.Reason, "without modelled compute recorded") || !rep.SoftwareOnly() ||
+		!strings.Contains(rep.SoftwareMessage(), "no modelled compute") {
+		t.Errorf("%+v", v)
 	}
 }

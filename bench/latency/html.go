@@ -33,7 +33,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}
 </style></head><body>
 <h1>Latency report</h1>
 <p class="outcome {{if .Passed}}pass{{else}}fail{{end}}">{{if .Passed}}PASS{{else}}FAIL: {{len .Failures}} row(s) failed{{end}}</p>
-<p>Rig <code>{{or .Run.Rig "—"}}</code>, {{.Run.Mode}}{{with .Sheet}}, budget sheet <code>{{.Name}}</code> ({{.Bitrate}} bit/s){{end}}{{with .Run.Label}}, {{.}}{{end}}{{if .SoftwareOnly}}, <strong>zero-cost profile: software and bus alone, not a sign-off</strong>{{else}}{{with .Profiles}}, profiles {{range $i, $p := .}}{{if $i}}, {{end}}{{$p}}{{end}}{{end}}{{end}}; generated {{.Generated.Format "2006-01-02 15:04:05 UTC"}}.
+<p>Rig <code>{{or .Run.Rig "—"}}</code>, {{.Run.Mode}}{{with .Sheet}}, budget sheet <code>{{.Name}}</code> ({{.Bitrate}} bit/s){{end}}{{with .Run.Label}}, {{.}}{{end}}{{if .SoftwareOnly}}, <strong>{{.SoftwareMessage}}</strong>{{else}}{{with .Profiles}}, profiles {{range $i, $p := .}}{{if $i}}, {{end}}{{$p}}{{end}}{{end}}{{end}}; generated {{.Generated.Format "2006-01-02 15:04:05 UTC"}}.
 Percentiles are nearest-rank. The wire floor is the bit-accurate time of the frames that crossed the bus in each sample's window;
 modelled compute is what the devices' cost profiles charged; the rest is the bench's own overhead on an emulated rig, the firmware's on a real one.
 Predictions on real silicon use {{range $role, $p := .Silicon}}{{$role}}: {{$p}}; {{end}}</p>

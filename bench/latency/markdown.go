@@ -23,7 +23,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, ", %s", r.Run.Label)
 	}
 	if r.SoftwareOnly() {
-		b.WriteString(", **zero-cost profile: software and bus alone, not a sign-off**")
+		b.WriteString(", **" + r.SoftwareMessage() + "**")
 	} else if len(r.Profiles) > 0 {
 		fmt.Fprintf(&b, ", profiles %s", strings.Join(r.Profiles, ", "))
 	}

@@ -195,6 +195,14 @@ func round3(f float64) float64 {
 	return float64(int64(f*1000+0.5)) / 1000
 }
 
+// SoftwareMessage is what the summaries say about a software-only run.
+func (r *Report) SoftwareMessage() string {
+	if len(r.Profiles) == 0 {
+		return "no modelled compute recorded: software and bus alone, not a sign-off"
+	}
+	return "zero-cost profile: software and bus alone, not a sign-off"
+}
+
 // SoftwareOnly reports whether no sample was charged at a non-zero profile on an emulated rig:
 // the run measured the software and the bus alone.
 func (r *Report) SoftwareOnly() bool {

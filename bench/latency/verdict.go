@@ -220,6 +220,10 @@ func judge(mode string, b *Budget, row *Operation, silicon map[string]mcu.Profil
 	}
 	missed := v.Value >= v.Ceiling
 	software := mode != ModeHardware && !slices.ContainsFunc(row.Samples, func(s Sample) bool { return modelled(&s) })
+	how := "with the zero-cost profile"
+	if !slices.ContainsFunc(row.Samples, func(s Sample) bool { return len(s.Compute) > 0 }) {
+		how = "without modelled compute recorded (zero-cost profile or unmetered devices)"
+	}
 	measured := fmt.Sprintf("%s %s%s against a ceiling of %s", v.Statistic, ms(v.Value), unit, ms(v.Ceiling))
 
 	switch {
@@ -235,11 +239,11 @@ func judge(mode string, b *Budget, row *Operation, silicon map[string]mcu.Profil
 	case missed:
 		v.Status, v.Failed, v.Reason = StatusFail, true, "measured "+measured
 		if software {
-			v.Reason += " with the zero-cost profile (software and bus alone)"
+			v.Reason += " " + how + ": the software and the bus alone are too slow"
 		}
 	case software:
 		v.Status = StatusSoftwareOnly
-		v.Reason = "measured with the zero-cost profile, software and bus alone: " + measured + "; not a sign-off"
+		v.Reason = "measured " + how + ", software and bus alone: " + measured + "; not a sign-off"
 		if p := v.Prediction; p != nil {
 			least := p.Total
 			if perFrame {

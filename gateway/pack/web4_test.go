@@ -1,0 +1,242 @@
+package pack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/bus/emu"
+	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/legacy"
+	"github.com/modbatt/hilrun/mcu"
+	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/session"
+	"github.com/modbatt/hilrun/protocol/suite"
+)
+
+// detReader is a deterministic random stream: SHA-256(seed ‖ counter).
+type detReader struct {
+	mu   sync.Mutex
+	seed string
+	n    uint64
+	buf  []byte
+}
+
+func (r *detReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.buf) < len(p) {
+		h := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(r.seed), r.n))
+		r.n++
+		r.buf = append(r.buf, h[:]...)
+	}
+	copy(p, r.buf)
+	r.buf = r.buf[len(p):]
+	return len(p), nil
+}
+
+// web4World is a pack with its gateway on, the app's link engine on CAN1 and an authority key.
+type web4World struct {
+	t     *testing.T
+	ctx   context.Context
+	auth  *suite.PrivateKey
+	rnd   io.Reader
+	dev   *Device
+	app   *session.Engine
+	appEv chan session.Event
+	can1  *emu.Bus
+}
+
+func newWeb4World(t *testing.T) *web4World {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	b1, _ := emu.New(emu.Config{Pacing: emu.AsFastAsPossible})
+	b2, _ := emu.New(emu.Config{Pacing: emu.AsFastAsPossible})
+	t.Cleanup(func() { b1.Close(); b2.Close() })
+	auth, err := suite.GenerateKey(&detReader{seed: "authority"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &web4World{t: t, ctx: ctx, auth: auth, rnd: &detReader{seed: "world"}, appEv: make(chan session.Event, 256), can1: b1}
+	w.dev, err = New(Config{CAN1: b1.Join("pack-can1"), CAN2: b2.Join("pack-can2"), Clock: clock.Real{}, Authority: auth.Public(),
+		Rand: &detReader{seed: "pack"}, Profile: mcu.Zero()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.app, err = session.New(session.Config{Identity: session.Identity{EntityID: "app", Role: message.RoleApp, Addr: canid.AddrApp,
+		Access: message.AccessData{Type: "http", ChainID: "web4-local", DeviceID: "app", Endpoint: "http://localhost:8080/api"}},
+		Endpoint: b1.Join("app"), Clock: clock.Real{}, Rand: &detReader{seed: "app"}, Store: session.NewMemStore(), Authority: auth.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = w.dev.Run(rctx) }()
+	go func() { defer wg.Done(); _ = w.app.Run(rctx) }()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case ev := <-w.app.Events():
+				select {
+				case w.appEv <- ev:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); wg.Wait() })
+	return w
+}
+
+// bindAndPair binds the app and the pack and pairs them in battery_management.
+func (w *web4World) bindAndPair() {
+	t := w.t
+	t.Helper()
+	packAccess := w.dev.web.can1.Identity().Access
+	appAccess := w.app.Identity().Access
+	pa, err := w.app.GenerateKey(w.ctx, packAccess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := w.app.RequestKeys(w.ctx, session.Hop{Dst: canid.AddrPack}, appAccess)
+	if err != nil {
+		t.Fatalf("generate-keys through CAN1: %v", err)
+	}
+	pb, err := suite.ParsePublicKey(ans.SemiPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid := make([]byte, 16)
+	io.ReadFull(w.rnd, bid)
+	now := time.Now()
+	cert := func(subj, aud session.Identity, key *suite.PublicKey) []byte {
+		c := &message.BindingClaims{V: 1, Issuer: "test-authority", Subject: subj.EntityID, Audience: aud.EntityID,
+			Expires: now.Add(24 * time.Hour).Unix(), NotBefore: now.Add(-time.Minute).Unix(), IssuedAt: now.Unix(), BindingID: bid,
+			Cnf: message.Confirmation{Key: message.KeyToCOSE(key)}, Role: subj.Role, Access: subj.Access}
+		b, err := message.IssueBindingCertificate(w.auth, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	packID, appID := w.dev.web.can1.Identity(), w.app.Identity()
+	if err := w.app.InstallBinding(w.ctx, cert(packID, appID, pb)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.Deliver(w.ctx, session.Hop{Dst: canid.AddrPack}, canid.TypeBindingXfer, cert(appID, packID, pa)); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, w.appEv, func(e session.EventAnnounce) bool {
+		return e.Peer == canid.AddrPack && e.Announce.State == message.StateBound
+	})
+
+	policy := message.Policy{message.ClassCommand: message.ProtPairing, message.ClassControl: message.ProtPairing,
+		message.ClassEmergency: message.ProtPairing, message.ClassStatus: message.ProtClear,
+		message.ClassTelemetry: message.ProtExchange, message.ClassValidation: message.ProtBinding}
+	pid, nonce := make([]byte, 16), make([]byte, 16)
+	io.ReadFull(w.rnd, pid)
+	io.ReadFull(w.rnd, nonce)
+	ent := func(id session.Identity, kid uint16) message.Entity {
+		return message.Entity{ID: id.EntityID, Role: id.Role, Addr: id.Addr, KID: kid, Access: id.Access}
+	}
+	md := &message.PairingMetadata{V: 1, PairingID: pid, Context: message.ContextBatteryManagement,
+		Entities: []message.Entity{ent(appID, pa.KID()), ent(packID, pb.KID())},
+		Timing:   message.Timing{CreatedAt: now.Unix(), ValidFrom: now.Unix(), ExpiresAt: now.Add(24 * time.Hour).Unix()},
+		Policy:   policy, PolicyDigest: policy.Digest(), Nonce: nonce, AEAD: message.AlgA256GCM}
+	is, err := message.IssuePairingCertificate(w.auth, md, pa, pb, w.rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.InstallPairing(w.ctx, is.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.Deliver(w.ctx, session.Hop{Dst: canid.AddrPack}, canid.TypePairingCert, is.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, w.appEv, func(e session.EventPaired) bool { return e.Peer == canid.AddrPack })
+}
+
+func waitEvent[T session.Event](t *testing.T, ch chan session.Event, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-ch:
+			if e, is := ev.(T); is && ok(e) {
+				return e
+			}
+		case <-deadline:
+			var zero T
+			t.Fatalf("timed out waiting for %T", zero)
+			return zero
+		}
+	}
+}
+
+// TestWeb4CommandToPack binds and pairs the app with the pack over CAN1, sends L5 commands (to
+// the pack: executed and acknowledged with its state; to a module the pack has no link to:
+// refused with a failed ACK), and checks that tampered Web4 input is counted while the legacy
+// firmware keeps serving.
+func TestWeb4CommandToPack(t *testing.T) {
+	w := newWeb4World(t)
+	w.bindAndPair()
+	on, off := true, false
+	cl, dl := uint16(500), uint16(1000)
+	cmd := &message.Command{Code: message.CmdChargeDischarge, Target: canid.AddrPack, ChargeEnable: &on, DischargeEnable: &off,
+		ChargeLimit: &cl, DischargeLimit: &dl}
+	ack, err := w.app.Command(w.ctx, canid.AddrPack, cmd)
+	if err != nil {
+		t.Fatalf("L5 command to the pack: %v", err)
+	}
+	if ack.Status != message.StatusOK || ack.State == nil || *ack.State != uint8(legacy.StateOff) {
+		t.Errorf("ACK %+v, want OK with state Off (no app legacy traffic)", ack)
+	}
+	cmd2 := *cmd
+	cmd2.Target = 0x05
+	ack, err = w.app.Command(w.ctx, canid.AddrPack, &cmd2)
+	if err != nil {
+		t.Fatalf("L5 command for module 5: %v", err)
+	}
+	if ack.Status != message.StatusFailed {
+		t.Errorf("ACK for an unlinked module %+v, want failed", ack)
+	}
+	// A tampered command: flip a payload bit of a sealed single frame from the app.
+	bad := bus.Frame{ID: canid.New(canid.TypeCommand, true, canid.LevelPairing, canid.AddrPack, canid.AddrApp).Encode(), Extended: true, Len: 8,
+		Data: [64]byte{0x07, 1, 2, 3, 4, 5, 6, 7}}
+	if err := w.can1.Join("intruder").Send(w.ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := w.dev.Stats()
+		rej := uint64(0)
+		for _, v := range s.Web4App.Rejected {
+			rej += v
+		}
+		if rej > 0 && s.Web4App.Commands >= 2 && s.Heartbeats > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := w.dev.Stats(); s.Forwarded != 1 || s.Rejected[CauseForwardFail] != 1 {
+		t.Errorf("forwarded %d, rejected %v", s.Forwarded, s.Rejected)
+	}
+	if errors.Is(w.ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("test ran out of time")
+	}
+}

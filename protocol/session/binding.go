@@ -254,3 +254,61 @@ func (e *Engine) LoseKeys(ctx context.Context) error {
 		return nil
 	})
 }
+
+// ApplyPairingValidation verifies an L6 statement signed by the authority and applies it to the
+// pairing it names, if this engine holds it: a revocation drops the pairing (its ID is refused
+// from then on), a modification takes the new expiry and policy. It reports whether it applied.
+func (e *Engine) ApplyPairingValidation(ctx context.Context, signed []byte) (bool, error) {
+	applied := false
+	err := e.do(ctx, func() error {
+		var err error
+		applied, err = e.applyL6(signed)
+		return err
+	})
+	return applied, err
+}
+
+func (e *Engine) applyL6(signed []byte) (bool, error) {
+	if e.cfg.Authority == nil {
+		return false, errors.New("session: no authority key configured")
+	}
+	_, payload, err := suite.PeekSign1(signed)
+	if err != nil {
+		return false, err
+	}
+	pv, err := message.DecodePairingValidation(payload)
+	if err != nil {
+		return false, err
+	}
+	var l *link
+	for _, c := range e.links {
+		if c.pair != nil && bytes.Equal(c.pair.id, pv.PairingID) {
+			l = c
+		}
+	}
+	if l == nil {
+		return false, nil
+	}
+	e.charge(suite.OpVerify, 1)
+	if pv, err = message.VerifyPairingValidation(e.cfg.Authority, signed, pv.PairingID, e.clk.Now()); err != nil {
+		return false, err
+	}
+	switch pv.Kind {
+	case message.PairingRevoked:
+		e.dropPairings(l)
+		if err := e.saveBinding(l); err != nil {
+			return false, err
+		}
+		e.emit(EventPairingRevoked{peerOf{l.peer.Addr}, pv.PairingID})
+		return true, nil
+	case message.PairingModified:
+		if pv.ExpiresAt != 0 {
+			l.pair.expires = pv.ExpiresAt
+		}
+		if pv.Policy != nil {
+			l.pair.policy = pv.Policy
+		}
+		return true, e.savePairing(l, l.pair)
+	}
+	return false, nil
+}

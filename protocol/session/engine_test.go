@@ -535,3 +535,28 @@ func TestRequestKeysAbandoned(t *testing.T) {
 		t.Fatalf("answer kid %04x, module made %04x", ans.KID, l.OwnKID)
 	}
 }
+
+// TestPairingRevocation: the authority's signed L6 revocation, delivered at binding level,
+// drops the pairing at the receiver; commands under it stop.
+func TestPairingRevocation(t *testing.T) {
+	w := newWorld(t, nil)
+	pack, module := packAndModule(t, w, nil)
+	w.bind(pack, module)
+	pid := w.pair(pack, module, nil)
+	r := message.ReasonOperator
+	pv := &message.PairingValidation{V: 1, Kind: message.PairingRevoked, PairingID: pid, IssuedAt: time.Now().Unix(), Reason: &r}
+	signed, err := message.SignPairingValidation(w.auth, pv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pack.eng.Deliver(w.ctx, Hop{Dst: 0x01}, canid.TypePairingValid, signed); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, module, func(e EventPairingRevoked) bool { return string(e.PairingID) == string(pid) })
+	if ok, err := pack.eng.ApplyPairingValidation(w.ctx, signed); !ok || err != nil {
+		t.Fatalf("pack applies the revocation: %v %v", ok, err)
+	}
+	if _, err := pack.eng.Command(w.ctx, 0x01, chargeCmd()); !errors.Is(err, ErrNotPaired) {
+		t.Fatalf("command after revocation: %v", err)
+	}
+}

@@ -179,3 +179,10 @@ type EventRenewed struct {
 	peerOf
 	Old, New []byte // pairing IDs
 }
+
+// EventPairingRevoked: the authority's L6 revocation of a pairing of this node verified; the
+// pairing's keys are erased and its ID is refused from now on.
+type EventPairingRevoked struct {
+	peerOf
+	PairingID []byte
+}

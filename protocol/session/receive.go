@@ -243,6 +243,11 @@ func (e *Engine) onBindingLevel(l *link, m isotp.Message, pt []byte) {
 			return
 		}
 		e.emit(EventMessage{peerOf{src}, m, pt})
+	case canid.TypePairingValid:
+		if ok, _ := e.applyL6(pt); ok {
+			return
+		}
+		e.emit(EventMessage{peerOf{src}, m, pt})
 	default:
 		e.emit(EventMessage{peerOf{src}, m, pt})
 	}

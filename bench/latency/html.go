@@ -37,7 +37,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}
 Percentiles are nearest-rank. The wire floor is the bit-accurate time of the frames that crossed the bus in each sample's window;
 modelled compute is what the devices' cost profiles charged; the rest is the bench's own overhead on an emulated rig, the firmware's on a real one.
 Predictions on real silicon use {{range $role, $p := .Silicon}}{{$role}}: {{$p}}; {{end}}</p>
-<table><tr><th>operation</th><th>n</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>floor p50</th><th>compute p50</th><th>rest p50</th><th>fidelity</th><th>budget</th><th>verdict</th></tr>
+{{range .Warnings}}<p class="waived">⚠ {{.}}</p>
+{{end}}<table><tr><th>operation</th><th>n</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>floor p50</th><th>compute p50</th><th>rest p50</th><th>fidelity</th><th>budget</th><th>verdict</th></tr>
 {{range .Operations}}<tr><td><a href="#{{.Key}}">{{.Key}}</a></td><td class="n">{{.Measured.Count}}</td>
 <td class="n">{{cell .Measured.P50 .Measured.Count}}</td><td class="n">{{cell .Measured.P95 .Measured.Count}}</td><td class="n">{{cell .Measured.P99 .Measured.Count}}</td><td class="n">{{cell .Measured.Max .Measured.Count}}</td>
 <td class="n">{{cell .Floor.P50 .Floor.Count}}</td><td class="n">{{cell .Compute.P50 .Compute.Count}}</td><td class="n">{{cell .Remainder.P50 .Remainder.Count}}</td>

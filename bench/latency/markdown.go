@@ -29,6 +29,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString(". Percentiles are nearest-rank; floor is the wire time of the frames that crossed the bus; " +
 		"compute is the devices' modelled crypto; rest is what neither explains.\n\n")
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "> ⚠️ %s\n\n", w)
+	}
 	b.WriteString("| operation | n | p50 | p95 | p99 | max | floor p50 | compute p50 | rest p50 | fidelity | budget | verdict |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, o := range r.Operations {

@@ -2,6 +2,7 @@ package latency
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -27,7 +28,8 @@ type Report struct {
 	Profiles   []string          `json:"profiles"` // profiles the samples were charged at
 	Operations []Operation       `json:"operations"`
 	Passed     bool              `json:"passed"`
-	Failures   []string          `json:"failures"` // keys of failed rows
+	Failures   []string          `json:"failures"`           // keys of failed rows
+	Warnings   []string          `json:"warnings,omitempty"` // about the run as a whole
 }
 
 // RunInfo describes the run.
@@ -118,6 +120,7 @@ func Build(samples []Sample, o Options) *Report {
 		}
 	}
 	sort.Strings(r.Profiles)
+	r.Warnings = bitrateWarnings(samples, o.Sheet)
 	keys := make([]string, 0, len(rows))
 	for k := range rows {
 		keys = append(keys, k)
@@ -215,4 +218,25 @@ func (r *Report) SoftwareOnly() bool {
 		}
 	}
 	return true
+}
+
+// bitrateWarnings notes buses that ran at another bitrate than the sheet's targets are stated
+// for: their floors, and so their verdicts, are not comparable with the targets.
+func bitrateWarnings(samples []Sample, sheet *Sheet) []string {
+	if sheet == nil || sheet.Bitrate <= 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var ws []string
+	for _, s := range samples {
+		for _, b := range s.Buses {
+			if b.Bitrate == sheet.Bitrate || seen[b.Iface] {
+				continue
+			}
+			seen[b.Iface] = true
+			ws = append(ws, fmt.Sprintf("bus %s ran at %d bit/s; the sheet's targets are stated for %d bit/s", b.Iface, b.Bitrate, sheet.Bitrate))
+		}
+	}
+	sort.Strings(ws)
+	return ws
 }

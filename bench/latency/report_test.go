@@ -195,6 +195,20 @@ func TestVerdictsHardware(t *testing.T) {
 	}
 }
 
+func TestBitrateWarning(t *testing.T) {
+	ss := series("l5-command-ack", "", 3, 6400*time.Microsecond, 20, 0, 0)
+	ss[1].Buses[0].Bitrate = 250_000
+	r := Build(ss, Options{Sheet: loadTestSheet(t)})
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "can0 ran at 250000 bit/s") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	var b bytes.Buffer
+	r.WriteMarkdown(&b)
+	if !strings.Contains(b.String(), "> ⚠️ bus can0") {
+		t.Errorf("markdown does not show the warning:\n%s", b.String())
+	}
+}
+
 func TestPerFrameWithoutFrames(t *testing.T) {
 	ss := series("l5-telemetry", "", 5, 0, 0, time.Millisecond, 0)
 	o := Build(ss, Options{Sheet: loadTestSheet(t)})

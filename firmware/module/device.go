@@ -247,7 +247,7 @@ func (d *Device) call(ctx context.Context, f func() error) error {
 	}
 	res := make(chan error, 1)
 	select {
-	case d.reqs <- func() { res <- f() }:
+	case d.reqs <- func() { err := f(); d.publish(); res <- err }:
 	case <-d.done:
 		return ErrNotRunning
 	case <-ctx.Done():

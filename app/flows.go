@@ -258,3 +258,30 @@ func (a *App) Recover(ctx context.Context, entity, pctx string) error {
 
 // ErrNoModule is returned for an address the app has no module at.
 var ErrNoModule = errors.New("app: no module at this address")
+
+// Bind binds the pack to the app and every configured module to the pack.
+func (a *App) Bind(ctx context.Context) error {
+	if _, err := a.BindPack(ctx); err != nil {
+		return err
+	}
+	for _, m := range a.cfg.Modules {
+		if _, err := a.BindModule(ctx, m.EntityID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pair pairs the app with the pack and the pack with every configured module in a context
+// (battery_management, diagnostics, firmware_update, emergency).
+func (a *App) Pair(ctx context.Context, context string) error {
+	if _, err := a.PairPack(ctx, context); err != nil {
+		return err
+	}
+	for _, m := range a.cfg.Modules {
+		if _, err := a.PairModule(ctx, context, m.EntityID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

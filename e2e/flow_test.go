@@ -143,24 +143,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	if _, err := s.app.BindPack(ctx); err != nil {
+	if err := s.app.Bind(ctx); err != nil {
 		t.Fatal(err)
-	}
-	for _, m := range s.mods {
-		if _, err := s.app.BindModule(ctx, m.dev.EntityID); err != nil {
-			t.Fatal(err)
-		}
 	}
 	step("bind pack + 4 modules", t0)
 
 	t0 = time.Now()
-	if _, err := s.app.PairPack(ctx, pctx); err != nil {
+	if err := s.app.Pair(ctx, pctx); err != nil {
 		t.Fatal(err)
-	}
-	for _, m := range s.mods {
-		if _, err := s.app.PairModule(ctx, pctx, m.dev.EntityID); err != nil {
-			t.Fatal(err)
-		}
 	}
 	step("pair app×pack + pack×4", t0)
 	for _, m := range s.mods {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -13,10 +15,14 @@ import (
 	"time"
 
 	"github.com/modbatt/hilrun/bus/emu"
+	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/firmware/module"
 	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/session"
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 func TestHelp(t *testing.T) {
@@ -66,11 +72,30 @@ func TestImageOnEmulatedBus(t *testing.T) {
 	go func() { served <- srv.Serve(sctx, ln, emu.Framed) }()
 	defer func() { stopSrv(); <-served }()
 	pack := b.Join("pack")
+	// The pack's Web4 side, to read the module's boot report (an L1 image announce).
+	auth, err := suite.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := session.New(session.Config{Identity: session.Identity{EntityID: "pack-1", Role: message.RolePack, Addr: canid.AddrPack,
+		Access: message.AccessData{Type: "can", ChainID: "web4-local", DeviceID: "pack-1", Endpoint: "0x40"}},
+		Endpoint: b.Join("pack-web4"), Clock: clock.Real{}, Rand: rand.Reader, Store: session.NewMemStore(), Authority: auth.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopWeb := context.WithCancel(ctx)
+	webDone := make(chan struct{})
+	go func() { web.Run(wctx); close(webDone) }()
+	defer func() { stopWeb(); <-webDone }()
+	keyFile := filepath.Join(dir, "authority.pub")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(auth.Public().Bytes())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	nvmPath := filepath.Join(dir, "m.nvm")
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "firmware"), "--bus", addr, "--unique-id", "0xCAFE0001", "--cells", "12",
-		"--seed", "3", "--nvm", nvmPath, "--profile", "zero", "--log-level", "debug")
+		"--seed", "3", "--nvm", nvmPath, "--profile", "zero", "--log-level", "debug", "--authority-key", "@"+keyFile)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,6 +173,21 @@ func TestImageOnEmulatedBus(t *testing.T) {
 	recv(legacy.IDStatus2)
 	recv(legacy.IDStatus3)
 	recv(legacy.IDCellComm1)
+	// Registered as 7, the module is Web4 node 0x07 and reports the image it runs.
+	var boot *message.Announce
+	for boot == nil {
+		select {
+		case ev := <-web.Events():
+			if a, ok := ev.(session.EventAnnounce); ok && a.Peer == 7 && a.Announce.Kind == message.AnnounceImage {
+				boot = a.Announce
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no boot report from the image")
+		}
+	}
+	if err := image.Match(boot, img); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

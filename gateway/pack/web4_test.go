@@ -15,6 +15,7 @@ import (
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
+	"github.com/modbatt/hilrun/nvm"
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
@@ -52,6 +53,30 @@ type web4World struct {
 	app   *session.Engine
 	appEv chan session.Event
 	can1  *emu.Bus
+	can2  *emu.Bus
+	store Store
+	stopP context.CancelFunc
+	doneP chan error
+}
+
+// startPack powers the pack on (again) over the world's buses and store.
+func (w *web4World) startPack() {
+	w.t.Helper()
+	var err error
+	w.dev, err = New(Config{CAN1: w.can1.Join("pack-can1"), CAN2: w.can2.Join("pack-can2"), Clock: clock.Real{}, Authority: w.auth.Public(),
+		Rand: &detReader{seed: "pack" + time.Now().String()}, Profile: mcu.Zero(), Store: w.store})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	w.stopP, w.doneP = stop, make(chan error, 1)
+	go func() { w.doneP <- w.dev.Run(ctx) }()
+}
+
+// stopPack powers the pack off.
+func (w *web4World) stopPack() {
+	w.stopP()
+	<-w.doneP
 }
 
 func newWeb4World(t *testing.T) *web4World {
@@ -65,12 +90,10 @@ func newWeb4World(t *testing.T) *web4World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &web4World{t: t, ctx: ctx, auth: auth, rnd: &detReader{seed: "world"}, appEv: make(chan session.Event, 256), can1: b1}
-	w.dev, err = New(Config{CAN1: b1.Join("pack-can1"), CAN2: b2.Join("pack-can2"), Clock: clock.Real{}, Authority: auth.Public(),
-		Rand: &detReader{seed: "pack"}, Profile: mcu.Zero()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := &web4World{t: t, ctx: ctx, auth: auth, rnd: &detReader{seed: "world"}, appEv: make(chan session.Event, 256), can1: b1, can2: b2,
+		store: nvm.OpenMem()}
+	w.startPack()
+	t.Cleanup(w.stopPack)
 	w.app, err = session.New(session.Config{Identity: session.Identity{EntityID: "app", Role: message.RoleApp, Addr: canid.AddrApp,
 		Access: message.AccessData{Type: "http", ChainID: "web4-local", DeviceID: "app", Endpoint: "http://localhost:8080/api"}},
 		Endpoint: b1.Join("app"), Clock: clock.Real{}, Rand: &detReader{seed: "app"}, Store: session.NewMemStore(), Authority: auth.Public()})
@@ -79,8 +102,7 @@ func newWeb4World(t *testing.T) *web4World {
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); _ = w.dev.Run(rctx) }()
+	wg.Add(2)
 	go func() { defer wg.Done(); _ = w.app.Run(rctx) }()
 	go func() {
 		defer wg.Done()
@@ -238,5 +260,39 @@ func TestWeb4CommandToPack(t *testing.T) {
 	}
 	if errors.Is(w.ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("test ran out of time")
+	}
+}
+
+// TestWeb4SurvivesRestart: the pack's binding and pairing with the app live in its NVM store;
+// after a power cycle the links come back, the replay window is re-synchronised (L4) and L5
+// commands work again without re-pairing.
+func TestWeb4SurvivesRestart(t *testing.T) {
+	w := newWeb4World(t)
+	w.bindAndPair()
+	cmd := &message.Command{Code: message.CmdDiagnosticMode, Target: canid.AddrPack, DiagEnable: new(bool), DiagDuration: new(uint16)}
+	if ack, err := w.app.Command(w.ctx, canid.AddrPack, cmd); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("before the restart: %+v %v", ack, err)
+	}
+	names := 0
+	for _, n := range w.store.(*nvm.Store).Names() {
+		if len(n) > 5 && (n[:5] == "can1/" || n[:5] == "can2/") {
+			names++
+		}
+	}
+	if names == 0 {
+		t.Fatalf("no Web4 records in the pack's NVM: %v", w.store.(*nvm.Store).Names())
+	}
+	w.stopPack()
+	w.startPack()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ack, err := w.app.Command(w.ctx, canid.AddrPack, cmd)
+		if err == nil && ack.Status == message.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: %+v %v (pack stats %+v)", ack, err, w.dev.Stats().Web4App)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

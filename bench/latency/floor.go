@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/modbatt/hilrun/bus"
@@ -90,7 +89,7 @@ func (f *Floor) Of(recs []capture.Record, start, end time.Time) Window {
 		w.Sum += d
 		spans = append(spans, span{r.Time.Add(-d), r.Time})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
 	var cur span
 	for i, s := range spans {
 		switch {
@@ -150,12 +149,21 @@ func ReadAll(r capture.Reader) (recs []capture.Record, skipped int, err error) {
 // Apply fills each sample's Frames, Floor, Buses and Skip from recs, using its [Start, End]
 // window. Samples without a window (zero Start or End) are left as they are.
 func (f *Floor) Apply(samples []Sample, recs []capture.Record) {
+	// Sorted once, each window is a binary search and a scan of its own frames only.
+	sorted := slices.Clone(recs)
+	slices.SortStableFunc(sorted, func(a, b capture.Record) int { return a.Time.Compare(b.Time) })
 	for i := range samples {
 		s := &samples[i]
 		if s.Start.IsZero() || s.End.IsZero() {
 			continue
 		}
-		w := f.Of(recs, s.Start, s.End)
+		lo, _ := slices.BinarySearchFunc(sorted, s.Start, func(r capture.Record, t time.Time) int { return r.Time.Compare(t) })
+		hi, found := slices.BinarySearchFunc(sorted[lo:], s.End, func(r capture.Record, t time.Time) int { return r.Time.Compare(t) })
+		hi += lo
+		for found && hi < len(sorted) && sorted[hi].Time.Equal(s.End) {
+			hi++ // every record stamped exactly at End belongs to the window
+		}
+		w := f.Of(sorted[lo:hi], s.Start, s.End)
 		s.Frames, s.Floor, s.Buses, s.Skip = w.Frames, w.Critical, w.Buses, w.Skipped
 	}
 }

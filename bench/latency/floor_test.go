@@ -1,6 +1,7 @@
 package latency
 
 import (
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -127,5 +128,48 @@ func BenchmarkFloorOf(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.Of(recs, t0.Add(time.Second), t0.Add(2*time.Second))
+	}
+}
+
+// Apply's sorted search must give every window what a plain scan gives, boundaries included.
+func TestApplyMatchesScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([]capture.Record, 2000)
+	for i := range recs {
+		recs[i] = capture.Record{Iface: []string{"can0", "can1"}[rng.IntN(2)],
+			Received: bus.Received{Time: t0.Add(time.Duration(rng.IntN(500)) * 100 * time.Microsecond),
+				Frame: bus.Frame{ID: uint32(rng.IntN(0x1FFFFFFF)), Extended: true, Len: uint8(rng.IntN(9))}}}
+	}
+	var ss []Sample
+	for range 300 {
+		a := t0.Add(time.Duration(rng.IntN(520)) * 100 * time.Microsecond)
+		ss = append(ss, Sample{Start: a, End: a.Add(time.Duration(rng.IntN(60)) * 100 * time.Microsecond)})
+	}
+	f := Floor{Timing: bus.Timing{Nominal: 500_000}, Stuffing: bus.Exact}
+	f.Apply(ss, recs)
+	for i, s := range ss {
+		w := f.Of(recs, s.Start, s.End)
+		if s.Frames != w.Frames || s.Floor != w.Critical {
+			t.Fatalf("window %d: Apply %d frames %v, scan %d frames %v", i, s.Frames, s.Floor, w.Frames, w.Critical)
+		}
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	recs := make([]capture.Record, 100_000)
+	for i := range recs {
+		recs[i].Iface = "can0"
+		recs[i].Time = t0.Add(time.Duration(i) * 320 * time.Microsecond)
+		recs[i].Frame = bus.Frame{ID: 0x1A024001, Extended: true, Len: 8}
+	}
+	ss := make([]Sample, 1000)
+	for i := range ss {
+		ss[i].Start = t0.Add(time.Duration(i) * 32 * time.Millisecond)
+		ss[i].End = ss[i].Start.Add(6400 * time.Microsecond) // 20 frames
+	}
+	f := Floor{Timing: bus.Timing{Nominal: 500_000}, Stuffing: bus.Exact}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Apply(ss, recs)
 	}
 }

@@ -23,8 +23,8 @@ func runBench(ctx context.Context, env *cli, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	fmt.Fprintln(env.stderr, "hilrun bench: running the perf suites is not available in this build: "+
-		"the bench framework does not provide a suite runner yet. "+
+	fmt.Fprintln(env.stderr, "hilrun bench: the latency run is not wired yet: the perf suites do not feed "+
+		"bench/latency samples. 'hilrun run --label-filter perf' runs the perf specs (pass/fail only); "+
 		"'hilrun bench compare' works on existing latency.json files.")
 	return exitEnviron
 }

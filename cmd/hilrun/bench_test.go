@@ -67,7 +67,7 @@ func TestBenchCompare(t *testing.T) {
 }
 
 func TestBenchRunNotWired(t *testing.T) {
-	if code, _, errs := runCLI(t, "bench", "--rig", "rigs/emulated.yaml"); code != exitEnviron || !strings.Contains(errs, "not available") {
+	if code, _, errs := runCLI(t, "bench", "--rig", "rigs/emulated.yaml"); code != exitEnviron || !strings.Contains(errs, "not wired yet") {
 		t.Errorf("bench: %d %q", code, errs)
 	}
 }

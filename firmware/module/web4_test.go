@@ -506,3 +506,44 @@ func TestWeb4RenewalBalancingDiagnostics(t *testing.T) {
 		t.Fatalf("key loss names KID %d, want %d", kl.LostKID, w.modK.KID())
 	}
 }
+
+// TestWeb4SafetyLimitsAndStepRateLimit: a safety-limit command below the cells' voltage stops
+// charging and raises the fault flag; repeated temperature steps escalate once per second.
+func TestWeb4SafetyLimitsAndStepRateLimit(t *testing.T) {
+	w := newWeb4Rig(t)
+	w.bind()
+	w.pair()
+	if err := w.dev.SetDemand(w.ctx, 20); err != nil { // a charger
+		t.Fatal(err)
+	}
+	f, _ := legacy.EncodeModule(&legacy.StateChange{ModuleID: 1, State: legacy.StateOn}, 1, 0)
+	w.legacy.Send(w.ctx, f)
+	waitStats(t, w.dev, "On", func(s Stats) bool { return s.State == legacy.StateOn })
+	maxMV, minMV, tmax, tmin, imax := uint16(3600), uint16(3000), int16(550), int16(-100), uint16(300)
+	bad := minMV
+	if ack, err := w.pack.Command(w.ctx, 1, &message.Command{Code: message.CmdSafetyLimits, Target: 1, CellMaxMV: &bad, CellMinMV: &bad,
+		TempMaxDC: &tmax, TempMinDC: &tmin, CurrentMax: &imax}); err == nil && ack.Status == message.StatusOK {
+		t.Fatal("min = max accepted")
+	}
+	if ack, err := w.pack.Command(w.ctx, 1, &message.Command{Code: message.CmdSafetyLimits, Target: 1, CellMaxMV: &maxMV, CellMinMV: &minMV,
+		TempMaxDC: &tmax, TempMinDC: &tmin, CurrentMax: &imax}); err != nil || ack.Status != message.StatusOK {
+		t.Fatalf("safety limits: %+v %v", ack, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var cur float64
+	var flags uint8
+	_ = w.dev.call(w.ctx, func() error { cur, flags = w.dev.model.current, w.dev.statusFlags(); return nil })
+	if cur != 0 || flags&FlagFault == 0 {
+		t.Fatalf("charging at %g A above the cell limit (flags %#x)", cur, flags)
+	}
+	for range 3 {
+		if err := w.dev.TempStep(w.ctx, 0, 15); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	s := waitStats(t, w.dev, "steps", func(s Stats) bool { return s.StepTriggers >= 3 })
+	if s.Session.Escalations != 1 || s.Session.EscalationsCut < 2 {
+		t.Fatalf("three steps within a second: %d escalations sent, %d cut", s.Session.Escalations, s.Session.EscalationsCut)
+	}
+}

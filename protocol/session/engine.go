@@ -84,9 +84,9 @@ type Config struct {
 	ShortLayout    *freshness.Layout
 	Escalation     EscalationPolicy
 	Events         int // event queue; 0 means DefaultEvents
-	// SyncOnBoot makes the engine accept nothing at pairing level from a peer after it starts
-	// until an L4 paired handshake re-synchronised the window (docs/spec 6.4). On by default
-	// through NoSyncOnBoot = false.
+	// After a start the engine accepts nothing at pairing level from a peer until an L4 paired
+	// handshake re-synchronised the replay window (docs/spec 6.4). NoSyncOnBoot turns that off
+	// (tests and fuzzing only: a replay recorded before the reset would then be accepted once).
 	NoSyncOnBoot bool
 }
 

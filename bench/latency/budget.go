@@ -31,7 +31,8 @@ type Budget struct {
 	Source    string       `yaml:"source,omitempty" json:"source,omitempty"`
 	Note      string       `yaml:"note,omitempty" json:"note,omitempty"`
 	// Waiver, when set, is the reason a target that is impossible on the real silicon is
-	// accepted anyway; it waives only that verdict, never a plain miss.
+	// accepted anyway. It applies only when the report finds the target impossible; a target
+	// the silicon can meet and the run missed still fails.
 	Waiver string `yaml:"waiver,omitempty" json:"waiver,omitempty"`
 }
 

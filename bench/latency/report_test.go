@@ -209,6 +209,15 @@ func TestBitrateWarning(t *testing.T) {
 	}
 }
 
+func TestWaiverDoesNotCoverAMiss(t *testing.T) {
+	sheet := &Sheet{Budgets: []Budget{{Op: "l5-command-ack", Target: YAMLDuration(20 * time.Millisecond), Waiver: "slow bench"}}}
+	ss := series("l5-command-ack", "", 5, 6400*time.Microsecond, 20, 30*time.Millisecond, 0,
+		dev("module-01", RoleModule, mcu.ATmega64M1(), suite.OpAEADBlock, 12))
+	if v := Build(ss, Options{Sheet: sheet}).Operations[0].Verdict; v.Status != StatusFail || !v.Failed {
+		t.Errorf("a waiver passed a target the silicon can meet: %+v", v)
+	}
+}
+
 func TestPerFrameWithoutFrames(t *testing.T) {
 	ss := series("l5-telemetry", "", 5, 0, 0, time.Millisecond, 0)
 	o := Build(ss, Options{Sheet: loadTestSheet(t)})

@@ -47,5 +47,18 @@
 // ID changes. Everything else of the protocol (binding keys, pairing, replay windows, counters,
 // escalation triggers on MAC failures and replays) is protocol/session's; this package executes
 // the L5 commands against the cell model, sends telemetry to the pack, raises the temperature
-// and voltage step triggers of docs/spec 8.1, and implements the fault hooks.
+// and voltage step triggers of docs/spec 8.1 (between consecutive 100 ms readings), and
+// implements the fault hooks.
+//
+// The module's entity ID defaults to "module-<unique ID in hex>" and its access data is
+// {type "can", chain "web4-local", device the entity ID, endpoint "0x<module ID>"}. Once the
+// engine runs it sends the L1 image announce (version and SHA-256 of the running image) to the
+// pack, and every TelemetryPeriod (1 s) a telemetry record the engine protects as the pairing's
+// policy says (nothing before a pairing). L5 commands act on the model: charge/discharge
+// enables and limits (refused with bad-args above the hardware's 0x501 limits), safety limits
+// (cell voltage, temperature and current bounds that cut the current), cell balancing (a
+// bleed current on the masked cells above the target), diagnostic mode (with its duration)
+// and emergency isolate (Off, latched until the next 0x514). These operating settings live in
+// RAM, as on the real module: after a reset they are the hardware defaults again, while keys,
+// bindings, pairings and counter ceilings come back from NVM.
 package module

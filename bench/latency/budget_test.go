@@ -2,9 +2,12 @@ package latency
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modbatt/hilrun/bench/rig"
 )
 
 func TestLoadDefaultSheet(t *testing.T) {
@@ -68,5 +71,22 @@ func TestParseSheetErrors(t *testing.T) {
 	}
 	if _, err := LoadSheet("testdata/missing.yaml"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestFromRigSheet(t *testing.T) {
+	rs, err := rig.LoadBudgets("../../rigs/budgets/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := LoadSheet("../../rigs/budgets/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := FromRigSheet(rs); !reflect.DeepEqual(got, mine) {
+		t.Errorf("the rig's loader and this one disagree:\n%+v\n%+v", got, mine)
+	}
+	if FromRigSheet(nil) != nil {
+		t.Error("nil sheet")
 	}
 }

@@ -53,3 +53,8 @@ func formatSeen(seen map[uint8]bool) string {
 	}
 	return out
 }
+
+// StatusError is an ACK status other than OK, as an error for Eventually.
+type StatusError message.Status
+
+func (e StatusError) Error() string { return "ACK status " + message.Status(e).String() }

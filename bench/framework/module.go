@@ -67,7 +67,7 @@ func (m *Module) start(s *System) error {
 		return err
 	}
 	ep := s.buses[m.busName].Join(m.Name())
-	dev, err := module.New(module.Config{Clock: s.Clock, Bus: ep, NVM: st, Logger: s.log.With("device", m.Name()),
+	dev, err := module.New(module.Config{Clock: s.deviceClock(m.Name()), Bus: ep, NVM: st, Logger: s.log.With("device", m.Name()),
 		Profile: m.prof, Image: m.Flashed, UniqueID: m.Rig.UniqueID, Cells: m.Rig.Cells, Seed: uint64(m.Rig.Seed),
 		EntityID: m.Name(), Authority: s.Authority.PublicKey(), NoWeb4: m.LegacyOnly})
 	if err != nil {
@@ -157,7 +157,7 @@ func (m *Module) waitRegistered(ctx context.Context) error {
 		if id == m.Rig.ModuleID {
 			return nil
 		}
-		if id != legacy.ModuleUnregistered {
+		if id >= legacy.ModuleFirst && id <= legacy.ModuleLast {
 			return fmt.Errorf("framework: the pack registered %s as module 0x%02X, the rig says 0x%02X", m.Name(), id, m.Rig.ModuleID)
 		}
 		select {

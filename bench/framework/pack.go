@@ -60,7 +60,7 @@ func (p *Pack) start(s *System) error {
 	}
 	e1, e2 := s.buses[p.buses[0]].Join(p.Name()), s.buses[p.buses[1]].Join(p.Name())
 	release := closer([]*emu.Endpoint{e1, e2}, st)
-	dev, err := pack.New(pack.Config{PackID: p.Rig.PackID, CAN1: e1, CAN2: e2, Clock: s.Clock,
+	dev, err := pack.New(pack.Config{PackID: p.Rig.PackID, CAN1: e1, CAN2: e2, Clock: s.deviceClock(p.Name()),
 		Logger: s.log.With("device", p.Name()), Authority: s.Authority.PublicKey(), Rand: rand.Reader, Profile: p.prof,
 		Store: st, Image: p.Flashed, EntityID: p.EntityID(), OnEvent: func(ev pack.Event) {
 			select {

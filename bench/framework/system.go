@@ -103,6 +103,7 @@ type System struct {
 	runCtx   context.Context
 	zero     bool
 	nvm      map[string]*nvm.MemFile // each device's NVM, kept across power cycles
+	clocks   map[string]*skewedClock
 	tempDirs []string
 }
 
@@ -135,7 +136,7 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	s = &System{Rig: o.Rig, Clock: clock.Real{}, Images: map[string]Built{}, Missing: map[string]error{},
 		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger, units: map[string]*unit{},
-		nvm: map[string]*nvm.MemFile{}}
+		nvm: map[string]*nvm.MemFile{}, clocks: map[string]*skewedClock{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Down())

@@ -49,5 +49,11 @@
 // the app pairing; announces, keys answers, completions, telemetry and escalations from the
 // modules are relayed to the app (escalations through the CAN1 engine's rate limit). Crypto is
 // charged on the MCU profile (STM32WB55 by default). ISO-TP allows MinISOTPSessions concurrent
-// receptions per engine. Records live in Config.Store under "can1/" and "can2/".
+// receptions per engine. Records live in Config.Store under "can1/" and "can2/", so bindings,
+// pairings and counter reservations survive a power cycle. At start the pack logs its image
+// (version, commit, SHA-256) and sends the app its boot report, an L1 image announce.
+//
+// Module state changes seen in 0x502 are witnessed (L2) towards the app through the CAN1
+// engine's Witness method when the engine has one (it signs with the pack's binding key, which
+// only the engine holds); without it they are reported as EventModuleState only.
 package pack

@@ -141,15 +141,14 @@ func (g *gateway) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// boot sends the boot report (L1 announce of kind image) on both buses.
+// boot sends the boot report (L1 announce of kind image) to the app. It is a multi-frame
+// message, so it goes to one node (a broadcast would get no flow control).
 func (g *gateway) boot(ctx context.Context) {
 	if g.d.cfg.Image.Version == "" {
 		return
 	}
-	for _, e := range []*session.Engine{g.can1, g.can2} {
-		if err := e.Announce(ctx, canid.AddrBroadcast, message.AnnounceImage); err != nil && ctx.Err() == nil {
-			g.d.cfg.Logger.Warn("pack: boot report", "err", err)
-		}
+	if err := g.can1.Announce(ctx, canid.AddrApp, message.AnnounceImage); err != nil && ctx.Err() == nil {
+		g.d.cfg.Logger.Warn("pack: boot report", "err", err)
 	}
 }
 

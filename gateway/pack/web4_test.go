@@ -13,6 +13,7 @@ import (
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/clock"
+	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
 	"github.com/modbatt/hilrun/nvm"
@@ -64,7 +65,8 @@ func (w *web4World) startPack() {
 	w.t.Helper()
 	var err error
 	w.dev, err = New(Config{CAN1: w.can1.Join("pack-can1"), CAN2: w.can2.Join("pack-can2"), Clock: clock.Real{}, Authority: w.auth.Public(),
-		Rand: &detReader{seed: "pack" + time.Now().String()}, Profile: mcu.Zero(), Store: w.store})
+		Rand: &detReader{seed: "pack" + time.Now().String()}, Profile: mcu.Zero(), Store: w.store,
+		Image: image.FromBytes("gateway", "1.2.3-test", "abc123", []byte("gateway image"))})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -284,6 +286,14 @@ func TestWeb4SurvivesRestart(t *testing.T) {
 	}
 	w.stopPack()
 	w.startPack()
+	// The boot report: an L1 image announce with the running version and hash.
+	want := image.FromBytes("gateway", "1.2.3-test", "abc123", []byte("gateway image"))
+	a := waitEvent(t, w.appEv, func(e session.EventAnnounce) bool {
+		return e.Peer == canid.AddrPack && e.Announce.Kind == message.AnnounceImage
+	})
+	if err := image.Match(a.Announce, want); err != nil {
+		t.Errorf("boot report: %v", err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ack, err := w.app.Command(w.ctx, canid.AddrPack, cmd)

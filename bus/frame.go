@@ -21,7 +21,8 @@ type Frame struct {
 }
 
 // Payload returns the frame's data bytes (Len of them).
-func (f *Frame) Payload() []byte { return f.Data[:f.Len] }
+// A Len beyond the data array (an invalid frame) is clamped, so inspecting a bad frame never panics.
+func (f *Frame) Payload() []byte { return f.Data[:min(int(f.Len), MaxFDLen)] }
 
 // Limits of identifiers and payloads.
 const (
@@ -121,7 +122,7 @@ func (f Frame) String() string {
 		}
 		sep = fmt.Sprintf("##%X", flags)
 	}
-	return fmt.Sprintf("%s%s%X", id, sep, f.Data[:f.Len])
+	return fmt.Sprintf("%s%s%X", id, sep, f.Payload())
 }
 
 // Errors every transport reports the same way, so callers can tell them apart with errors.Is.

@@ -78,3 +78,14 @@ func TestString(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestStringAndPayloadOfInvalidLength(t *testing.T) {
+	f := Frame{ID: 0x123, Len: 200}
+	if got := len(f.Payload()); got != MaxFDLen {
+		t.Fatalf("payload of Len 200 has %d bytes", got)
+	}
+	_ = f.String() // must not panic
+	if f.Validate() == nil {
+		t.Fatal("Len 200 validated")
+	}
+}

@@ -50,7 +50,7 @@ type scripted struct {
 
 // harness drives the core on exact simulated times.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    Config
 	c      *core
 	now    time.Time
@@ -63,7 +63,7 @@ type harness struct {
 	mods []*scripted
 }
 
-func newHarness(t *testing.T, mod func(*Config)) *harness {
+func newHarness(t testing.TB, mod func(*Config)) *harness {
 	t.Helper()
 	cfg := Config{CAN1: nopEndpoint{}, CAN2: nopEndpoint{}, Clock: nil}
 	if mod != nil {

@@ -384,7 +384,7 @@ func TestBadInputCounted(t *testing.T) {
 	}
 }
 
-func mustModule(t *testing.T, m legacy.Message, id uint8) bus.Frame {
+func mustModule(t testing.TB, m legacy.Message, id uint8) bus.Frame {
 	t.Helper()
 	f, err := legacy.EncodeModule(m, id, 0)
 	if err != nil {

@@ -78,7 +78,7 @@ var _ = Describe("Losing the app link", Ordered, Label("recovery", "legacy"), fu
 		last := appKeepsPack(keep, sys(), legacy.StateOn)
 		nextEvent(ctx, p, func(e pack.EventPackState) bool { return e.To == legacy.StateOn })
 		for _, m := range sys().Modules {
-			Eventually(m.State).WithTimeout(2 * time.Second).Should(Equal(legacy.StateOn), "%s follows the pack", m.Name())
+			Eventually(m.State).WithTimeout(2*time.Second).Should(Equal(legacy.StateOn), "%s follows the pack", m.Name())
 		}
 		stop()
 		t0 := <-last
@@ -87,7 +87,7 @@ var _ = Describe("Losing the app link", Ordered, Label("recovery", "legacy"), fu
 		Expect(t1.Sub(t0)).To(BeNumerically("~", 600*time.Millisecond, 150*time.Millisecond), "Standby after 600 ms")
 		Expect(t2.Sub(t0)).To(BeNumerically("~", 1200*time.Millisecond, 150*time.Millisecond), "Off after 1.2 s")
 		for _, m := range sys().Modules {
-			Eventually(m.State).WithTimeout(2 * time.Second).Should(Equal(legacy.StateOff), "%s follows the pack", m.Name())
+			Eventually(m.State).WithTimeout(2*time.Second).Should(Equal(legacy.StateOff), "%s follows the pack", m.Name())
 		}
 	}, NodeTimeout(time.Minute))
 })

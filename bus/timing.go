@@ -142,7 +142,7 @@ func classicBits(f *Frame) []uint8 {
 	}
 	put(uint32(f.Len), 4)
 	if !f.Remote {
-		for _, b := range f.Data[:f.Len] {
+		for _, b := range f.Payload() {
 			put(uint32(b), 8)
 		}
 	}

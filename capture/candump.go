@@ -121,7 +121,7 @@ func AppendCandump(dst []byte, rec Record) ([]byte, error) {
 		dst = append(dst, '#', "0123456789ABCDEF"[flags])
 		fallthrough
 	default:
-		dst = appendUpperHex(dst, f.Data[:f.Len])
+		dst = appendUpperHex(dst, f.Payload())
 	}
 	return append(dst, '\n'), nil
 }

@@ -151,7 +151,7 @@ func AppendSocketCAN(dst []byte, rec Record) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint32(dst, idf)
 	dst = append(dst, f.Len, flags, 0, 0)
 	if !f.Remote {
-		dst = append(dst, f.Data[:f.Len]...)
+		dst = append(dst, f.Payload()...)
 	}
 	for len(dst)-start < size {
 		dst = append(dst, 0)

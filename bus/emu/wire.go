@@ -78,7 +78,7 @@ func AppendFrame(dst []byte, f *bus.Frame) []byte {
 	rec[4] = f.Len
 	rec[5] = flags
 	if !f.Remote {
-		copy(rec[8:size], f.Data[:f.Len])
+		copy(rec[8:size], f.Payload())
 	}
 	return append(dst, rec[:size]...)
 }

@@ -363,7 +363,7 @@ func appendFrame(dst []byte, f *bus.Frame) ([]byte, error) {
 	}
 	dst = append(dst, hexUpper[dlc])
 	if !f.Remote {
-		for _, b := range f.Data[:f.Len] {
+		for _, b := range f.Payload() {
 			dst = append(dst, hexUpper[b>>4], hexUpper[b&0xF])
 		}
 	}

@@ -162,7 +162,7 @@ func MarshalRecord(dst []byte, f *bus.Frame) (int, error) {
 		}
 	}
 	if !f.Remote {
-		copy(dst[8:], f.Data[:f.Len])
+		copy(dst[8:], f.Payload())
 	}
 	return size, nil
 }

@@ -2,6 +2,7 @@ package latency
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -89,4 +90,30 @@ func TestFromRigSheet(t *testing.T) {
 	if FromRigSheet(nil) != nil {
 		t.Error("nil sheet")
 	}
+}
+
+func FuzzParseSheet(f *testing.F) {
+	for _, p := range []string{"../../rigs/budgets/default.yaml", "testdata/budgets.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("name: x\nbudgets:\n  - op: a/b\n    target: 1ms\n    statistic: max\n    waiver: w\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSheet(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadSheet) {
+				t.Fatalf("error does not wrap ErrBadSheet: %v", err)
+			}
+			return
+		}
+		for _, r := range s.Budgets {
+			if r.Target <= 0 || !opName.MatchString(r.Op) {
+				t.Fatalf("accepted %+v", r)
+			}
+			s.Find(r.Op, "")
+		}
+	})
 }

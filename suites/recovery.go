@@ -14,6 +14,10 @@ import (
 	"github.com/modbatt/hilrun/protocol/session"
 )
 
+// timingSlack is how late a real-time deadline of an emulated device may be seen on a
+// loaded machine; on a hardware rig the same specs hold the devices to it too.
+const timingSlack = 500 * time.Millisecond
+
 // appKeepsPack sends the legacy app command (0x400, contactor request) every 100 ms on the
 // app bus until ctx ends, and returns when the last one went out.
 func appKeepsPack(ctx context.Context, s *framework.System, want legacy.State) <-chan time.Time {
@@ -84,8 +88,14 @@ var _ = Describe("Losing the app link", Ordered, Label("recovery", "legacy"), fu
 		t0 := <-last
 		_, t1 := nextEvent(ctx, p, func(e pack.EventLinkLoss) bool { return e.Limit == legacy.StateStandby })
 		_, t2 := nextEvent(ctx, p, func(e pack.EventLinkLoss) bool { return e.Limit == legacy.StateOff })
-		Expect(t1.Sub(t0)).To(BeNumerically("~", 600*time.Millisecond, 150*time.Millisecond), "Standby after 600 ms")
-		Expect(t2.Sub(t0)).To(BeNumerically("~", 1200*time.Millisecond, 150*time.Millisecond), "Off after 1.2 s")
+		AddReportEntry("app silent → Standby", t1.Sub(t0).String())
+		AddReportEntry("app silent → Off", t2.Sub(t0).String())
+		// The pack must hold on for its full grace period; the upper bounds allow for a
+		// loaded machine running the emulated rig in real time.
+		Expect(t1.Sub(t0)).To(BeNumerically(">=", 550*time.Millisecond), "not Standby before 600 ms")
+		Expect(t1.Sub(t0)).To(BeNumerically("<", 600*time.Millisecond+timingSlack), "Standby after 600 ms")
+		Expect(t2.Sub(t0)).To(BeNumerically(">=", 1150*time.Millisecond), "not Off before 1.2 s")
+		Expect(t2.Sub(t0)).To(BeNumerically("<", 1200*time.Millisecond+timingSlack), "Off after 1.2 s")
 		for _, m := range sys().Modules {
 			Eventually(m.State).WithTimeout(2*time.Second).Should(Equal(legacy.StateOff), "%s follows the pack", m.Name())
 		}
@@ -104,7 +114,9 @@ var _ = Describe("A module that stops answering", Ordered, Label("recovery", "le
 		t0 := time.Now()
 		for n := 1; n <= 3; n++ {
 			_, t := nextEvent(ctx, p, func(e pack.EventTimeout) bool { return e.ModuleID == id && e.Count == n })
-			Expect(t.Sub(t0)).To(BeNumerically("~", time.Duration(n)*4*time.Second, 600*time.Millisecond), "timeout %d", n)
+			want := time.Duration(n) * 4 * time.Second
+			Expect(t.Sub(t0)).To(BeNumerically(">=", want-100*time.Millisecond), "timeout %d not before %v", n, want)
+			Expect(t.Sub(t0)).To(BeNumerically("<", want+timingSlack), "timeout %d at %v", n, want)
 		}
 		e, _ := nextEvent(ctx, p, func(e pack.EventDeregistered) bool { return e.ModuleID == id })
 		Expect(e.Reason).To(Equal(pack.ReasonTimeout))

@@ -126,6 +126,18 @@ func (d *Device) Run(ctx context.Context) error {
 		"addr", fmt.Sprintf("0x%02x", d.Addr()), "profile", d.cfg.Profile.Name, "web4", d.web != nil)
 
 	c := newCore(&d.cfg, d.clk.Now())
+	if d.cfg.Store != nil {
+		if b, ok := d.cfg.Store.Get(RegistryRecord); ok {
+			es, err := decodeRegistry(b)
+			if err != nil {
+				c.reject(CauseStore)
+				d.cfg.Logger.Error("pack: module registry not restored", "err", err)
+			} else {
+				c.restore(es, d.clk.Now())
+				d.cfg.Logger.Info("pack: module registry restored", "modules", len(es))
+			}
+		}
+	}
 	var timer clock.Timer
 	var armed time.Time
 	defer func() {
@@ -227,6 +239,13 @@ func (d *Device) flush(ctx context.Context, c *core, out *output) {
 			c.reject(CauseSend)
 		}
 	}
+	if c.dirty && d.cfg.Store != nil {
+		if err := d.cfg.Store.Put(RegistryRecord, encodeRegistry(c)); err != nil {
+			c.reject(CauseStore)
+			d.cfg.Logger.Error("pack: storing the module registry", "err", err)
+		}
+	}
+	c.dirty = false
 	d.mu.Lock()
 	d.stats = c.stats.clone()
 	d.mods = c.modules()

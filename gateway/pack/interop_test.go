@@ -13,6 +13,7 @@ import (
 	"github.com/modbatt/hilrun/gateway/pack"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
+	"github.com/modbatt/hilrun/nvm"
 )
 
 // TestWithModuleFirmware runs the pack with four module firmware devices (legacy only) and a
@@ -106,4 +107,69 @@ func allIn(ms []pack.ModuleInfo, s legacy.State) bool {
 		}
 	}
 	return len(ms) > 0
+}
+
+// TestRestartKeepsModules: the pack keeps its module registry in NVM, so after a power cycle it
+// polls the same modules under the same IDs without a new registration.
+func TestRestartKeepsModules(t *testing.T) {
+	b1, _ := emu.New(emu.Config{Pacing: emu.AsFastAsPossible})
+	b2, _ := emu.New(emu.Config{Pacing: emu.AsFastAsPossible})
+	defer b1.Close()
+	defer b2.Close()
+	store := nvm.OpenMem()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	for i := range 3 {
+		m, err := module.New(module.Config{Clock: clock.Real{}, Bus: b2.Join("module"), UniqueID: uint32(0x6000 + i), Seed: uint64(i),
+			Profile: mcu.Zero(), NoWeb4: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go m.Run(ctx)
+	}
+	start := func() (*pack.Device, context.CancelFunc, chan error) {
+		dev, err := pack.New(pack.Config{CAN1: b1.Join("pack"), CAN2: b2.Join("pack"), Clock: clock.Real{}, Store: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- dev.Run(pctx) }()
+		return dev, stop, done
+	}
+	waitActive := func(dev *pack.Device) []pack.ModuleInfo {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ms := dev.Modules()
+			n := 0
+			for _, m := range ms {
+				if m.Active {
+					n++
+				}
+			}
+			if n == 3 {
+				return ms
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("modules %+v", ms)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	dev, stop, done := start()
+	before := waitActive(dev)
+	stop()
+	<-done
+	dev, stop, done = start()
+	after := waitActive(dev)
+	stop()
+	<-done
+	if s := dev.Stats(); s.Registrations != 0 {
+		t.Errorf("%d registrations after the restart, want none", s.Registrations)
+	}
+	for i := range before {
+		if before[i].ID != after[i].ID || before[i].UniqueID != after[i].UniqueID {
+			t.Errorf("module %d: %+v before, %+v after", i, before[i], after[i])
+		}
+	}
 }

@@ -50,6 +50,7 @@ type core struct {
 	target   legacy.State // state requested of the modules
 	timeOff  time.Duration
 	timeSet  bool
+	dirty    bool // the registry changed since it was last stored
 }
 
 func newCore(cfg *Config, now time.Time) *core {
@@ -178,6 +179,7 @@ func (c *core) pollSlot(now time.Time, out *output) {
 
 func (c *core) deregister(m *module, reason uint8, out *output) {
 	c.mods[m.id] = nil
+	c.dirty = true
 	c.stats.Deregistrations++
 	c.sendModule(out, &legacy.Deregister{ModuleID: m.id, Reason: reason}, m.id)
 	out.events = append(out.events, EventDeregistered{ModuleID: m.id, Reason: reason})
@@ -314,6 +316,7 @@ func (c *core) announce(a *legacy.Announcement, now time.Time, out *output) {
 		return
 	}
 	m.heard, m.polled, m.repolled = now, false, false
+	c.dirty = c.dirty || !again
 	c.stats.Registrations++
 	c.sendModule(out, &legacy.Registration{ModuleID: m.id, ControllerID: c.cfg.ControllerID,
 		Manufacturer: a.Manufacturer, Part: a.Part, UniqueID: a.UniqueID}, legacy.ModuleUnregistered)

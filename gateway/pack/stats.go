@@ -23,6 +23,7 @@ const (
 	CauseWeb4        Cause = "web4"          // a Web4 message the gateway could not route
 	CauseEventsFull  Cause = "events-full"   // OnEvent queue overflow (gateway events)
 	CauseForwardFail Cause = "forward"       // a forwarded command found no module link
+	CauseStore       Cause = "nvm"           // the module registry could not be stored or read
 )
 
 // Stats are the pack's counters. Rejected counts bad input by cause; the Web4 engines keep

@@ -36,6 +36,9 @@
 //     0x401 sets the pack's time and broadcasts 0x516; a module's 0x506 is answered with 0x516;
 //     0x406 is answered with the 0x41F bitmap.
 //
+// With a Config.Store the module registry is kept in the record RegistryRecord, so a pack
+// that restarts polls its modules under the IDs they still hold instead of losing them.
+//
 // Bad input (undecodable or unknown identifiers, the wrong bus, messages only a pack sends,
 // traffic from unassigned module IDs) is counted in Stats.Rejected by cause and dropped; the
 // pack keeps serving.

@@ -37,6 +37,7 @@ type Comparison struct {
 	Threshold   float64 // relative rise of p50 or p99 that counts as a regression
 	Changes     []Change
 	Regressions int
+	Warnings    []string // the two runs differ in a way that explains changes (profiles, mode, sheet)
 }
 
 // ParseThreshold reads "10%", "10 %" or "0.1".
@@ -58,6 +59,15 @@ func ParseThreshold(s string) (float64, error) {
 // threshold, or when its verdict went from not failing to failing.
 func Compare(old, new *Report, threshold float64) *Comparison {
 	c := &Comparison{Threshold: threshold, Changes: []Change{}}
+	if a, b := strings.Join(old.Profiles, ", "), strings.Join(new.Profiles, ", "); a != b {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs were charged at different cost profiles (%s → %s): changes reflect the model, not only the code", orDash(a), orDash(b)))
+	}
+	if old.Run.Mode != new.Run.Mode {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs are of different kinds (%s → %s)", old.Run.Mode, new.Run.Mode))
+	}
+	if old.Run.Rig != new.Run.Rig {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs used different rigs (%s → %s)", orDash(old.Run.Rig), orDash(new.Run.Rig)))
+	}
 	olds, news := index(old), index(new)
 	keys := map[string]bool{}
 	for k := range olds {
@@ -144,6 +154,9 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		outcome = fmt.Sprintf("%d regression(s)", c.Regressions)
 	}
 	fmt.Fprintf(&b, "## Latency comparison: %s (threshold %s)\n\n", outcome, strings.TrimPrefix(pct(c.Threshold), "+"))
+	for _, w := range c.Warnings {
+		fmt.Fprintf(&b, "> ⚠️ %s\n\n", w)
+	}
 	b.WriteString("| operation | p50 old → new | Δ p50 | p99 old → new | Δ p99 | floor p50 old → new | Δ floor | verdict old → new | |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, ch := range c.Changes {

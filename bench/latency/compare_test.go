@@ -3,6 +3,7 @@ package latency
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -57,7 +58,10 @@ func TestCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "compare.md", b.Bytes())
-	if c := Compare(old, old, 0); c.Regressions != 0 {
+	if c := Compare(zeroRun(t), old, 0.1); len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "(zero → atmega64m1, stm32wb55)") {
+		t.Errorf("profile change not warned: %q", c.Warnings)
+	}
+	if c := Compare(old, old, 0); c.Regressions != 0 || len(c.Warnings) != 0 {
 		t.Errorf("a report regresses against itself: %d", c.Regressions)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/capture"
+	"github.com/modbatt/hilrun/protocol/canid"
 )
 
 // Floor computes wire-time floors from a capture.
@@ -54,6 +55,16 @@ func (f *Floor) timing(iface string) bus.Timing {
 
 // Of returns the floor of the window [start, end] over recs (in any order).
 func (f *Floor) Of(recs []capture.Record, start, end time.Time) Window {
+	return f.of(recs, start, end, nil)
+}
+
+// OfNodes is Of counting only Web4 frames from or to one of nodes, for an operation that
+// shares its bus with other traffic in its window.
+func (f *Floor) OfNodes(recs []capture.Record, start, end time.Time, nodes []uint8) Window {
+	return f.of(recs, start, end, nodes)
+}
+
+func (f *Floor) of(recs []capture.Record, start, end time.Time, nodes []uint8) Window {
 	type span struct{ from, to time.Time }
 	var (
 		w       Window
@@ -68,6 +79,12 @@ func (f *Floor) Of(recs []capture.Record, start, end time.Time) Window {
 		if r.Error || r.Frame.Validate() != nil {
 			w.Skipped++
 			continue
+		}
+		if len(nodes) > 0 {
+			id, err := canid.Decode(r.Frame.ID, r.Frame.Extended)
+			if err != nil || !slices.Contains(nodes, id.Src) && !slices.Contains(nodes, id.Dst) {
+				continue // another operation's traffic, or not Web4
+			}
 		}
 		t := f.timing(r.Iface)
 		if t.Nominal <= 0 {
@@ -147,7 +164,7 @@ func ReadAll(r capture.Reader) (recs []capture.Record, skipped int, err error) {
 }
 
 // Apply fills each sample's Frames, Floor, Buses and Skip from recs, using its [Start, End]
-// window. Samples without a window (zero Start or End) are left as they are.
+// window and, when the sample names them, only the frames of its Nodes. Samples without a window (zero Start or End) are left as they are.
 func (f *Floor) Apply(samples []Sample, recs []capture.Record) {
 	// Sorted once, each window is a binary search and a scan of its own frames only.
 	sorted := slices.Clone(recs)
@@ -163,7 +180,7 @@ func (f *Floor) Apply(samples []Sample, recs []capture.Record) {
 		for found && hi < len(sorted) && sorted[hi].Time.Equal(s.End) {
 			hi++ // every record stamped exactly at End belongs to the window
 		}
-		w := f.Of(sorted[lo:hi], s.Start, s.End)
+		w := f.of(sorted[lo:hi], s.Start, s.End, s.Nodes)
 		s.Frames, s.Floor, s.Buses, s.Skip = w.Frames, w.Critical, w.Buses, w.Skipped
 	}
 }

@@ -93,6 +93,24 @@ func TestFloorEmptyAndApply(t *testing.T) {
 	}
 }
 
+func TestFloorOfNodes(t *testing.T) {
+	recs := readLog(t, "testdata/two-buses.log")
+	f := Floor{Timing: bus.Timing{Nominal: 500_000}, Stuffing: bus.WorstCase}
+	// 1EA00140 is pack → module 0x01, 11A24001 module 0x01 → pack; 123 is a legacy frame.
+	w := f.OfNodes(recs, t0, t0.Add(10*time.Millisecond), []uint8{0x01})
+	if w.Frames != 3 || w.Critical != us(640) {
+		t.Errorf("module 0x01: %d frames, floor %v; want 3 and 640µs", w.Frames, w.Critical)
+	}
+	if w := f.OfNodes(recs, t0, t0.Add(10*time.Millisecond), []uint8{0x02}); w.Frames != 0 {
+		t.Errorf("module 0x02: %d frames", w.Frames)
+	}
+	s := []Sample{{Start: t0, End: t0.Add(10 * time.Millisecond), Nodes: []uint8{0x40}}}
+	f.Apply(s, recs)
+	if s[0].Frames != 3 {
+		t.Errorf("Apply with nodes: %d frames", s[0].Frames)
+	}
+}
+
 func TestLoadCaptures(t *testing.T) {
 	recs, skipped, err := LoadCaptures("testdata/two-buses.log", "testdata/two-buses.log")
 	if err != nil || len(recs) != 12 || skipped != 0 {

@@ -16,6 +16,10 @@ type Sample struct {
 	Start     time.Time     `json:"start"`             // bus time the operation started
 	End       time.Time     `json:"end"`               // bus time it ended
 
+	// Nodes, when set, are the Web4 node addresses taking part: the floor then counts only
+	// frames from or to them, leaving out other traffic that shared the bus in the window.
+	Nodes []uint8 `json:"nodes,omitempty"`
+
 	// Filled from the capture by Floor.Apply (or by the caller).
 	Frames int           `json:"frames"`            // frames that crossed any bus in [Start, End]
 	Floor  time.Duration `json:"floor_ns"`          // critical-path wire time of those frames
@@ -93,6 +97,7 @@ type Recorder struct {
 // Add records a sample.
 func (r *Recorder) Add(s Sample) {
 	s.Buses = slices.Clone(s.Buses)
+	s.Nodes = slices.Clone(s.Nodes)
 	s.Compute = slices.Clone(s.Compute)
 	r.mu.Lock()
 	r.samples = append(r.samples, s)

@@ -91,7 +91,7 @@ var _ = Describe("The pack given bad Web4 input from the app side", Ordered, Lab
 			r := sys().Pack.Stats().Web4App.Rejected
 			return r[session.CauseReplay] + r[session.CauseStale] - before[session.CauseReplay] - before[session.CauseStale]
 		}).Should(BeNumerically(">", 0), "counted as a replay")
-		Consistently(executed).WithTimeout(200 * time.Millisecond).Should(Equal(ran), "the module did not execute it again")
+		Consistently(executed).WithTimeout(200*time.Millisecond).Should(Equal(ran), "the module did not execute it again")
 		stillServes(ctx)
 	}, NodeTimeout(flowTimeout))
 

@@ -19,7 +19,7 @@ type Device struct {
 	clk clock.Clock
 	web *gateway // nil: legacy only
 
-	calls chan func()
+	calls chan func(*core, *output)
 
 	mu    sync.Mutex
 	stats Stats
@@ -34,7 +34,7 @@ func New(cfg Config) (*Device, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	d := &Device{cfg: cfg, clk: cfg.Clock, calls: make(chan func()), stats: Stats{Rejected: map[Cause]uint64{}}}
+	d := &Device{cfg: cfg, clk: cfg.Clock, calls: make(chan func(*core, *output)), stats: Stats{Rejected: map[Cause]uint64{}}}
 	if cfg.Authority != nil {
 		g, err := newGateway(d)
 		if err != nil {
@@ -72,11 +72,11 @@ func (d *Device) Modules() []ModuleInfo {
 	return append([]ModuleInfo(nil), d.mods...)
 }
 
-// call runs f on the loop and waits for it: tests use it to let the loop catch up.
-func (d *Device) call(ctx context.Context, f func()) error {
+// call runs f on the loop, sends what it produced and waits for it.
+func (d *Device) call(ctx context.Context, f func(*core, *output)) error {
 	done := make(chan struct{})
 	select {
-	case d.calls <- func() { f(); close(done) }:
+	case d.calls <- func(c *core, out *output) { f(c, out); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -159,8 +159,7 @@ func (d *Device) Run(ctx context.Context) error {
 		case err := <-fail:
 			return err
 		case f := <-d.calls:
-			f()
-			continue
+			f(c, &out)
 		case <-timer.C():
 			timer, armed = nil, time.Time{}
 			c.tick(d.clk.Now(), &out)

@@ -47,8 +47,9 @@
 //
 // With Config.Authority set, the pack runs two protocol/session engines fed by its own bus
 // readers: CAN1's holds the app binding and pairing and proxies the module addresses, CAN2's
-// one link per module. Commands verified under the app pairing are executed (target the pack)
-// or forwarded re-protected under each module's pairing, and the module's ACK returns under
+// one link per module. Commands verified under the app pairing are executed (target the pack:
+// acknowledged with the pack's state; an emergency isolate also sends 0x51F to every module
+// and drops the request to Off) or forwarded re-protected under each module's pairing, and the module's ACK returns under
 // the app pairing; announces, keys answers, completions, telemetry and escalations from the
 // modules are relayed to the app (escalations through the CAN1 engine's rate limit). Crypto is
 // charged on the MCU profile (STM32WB55 by default). ISO-TP allows MinISOTPSessions concurrent

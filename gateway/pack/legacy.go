@@ -435,3 +435,12 @@ func (c *core) modules() []ModuleInfo {
 	}
 	return out
 }
+
+// isolate opens every module's relays now (0x51F) and drops the app's request to Off: the
+// pack's part of an emergency isolate.
+func (c *core) isolate(reason uint8, out *output) {
+	c.appState = legacy.StateOff
+	c.sendModule(out, &legacy.AllIsolate{Reason: reason}, legacy.ModuleBroadcast)
+	c.apply("isolate", out)
+	c.publish()
+}

@@ -225,8 +225,20 @@ func (g *gateway) command(ctx context.Context, e session.EventCommand) {
 	c := e.Command
 	if c.Target == g.d.Addr() {
 		var st uint8
-		_ = g.d.call(ctx, func() {})
-		st = uint8(g.d.Stats().State)
+		err := g.d.call(ctx, func(pc *core, out *output) {
+			if c.Code == message.CmdEmergencyIsolate {
+				reason := uint8(0)
+				if c.IsolateReason != nil {
+					reason = uint8(*c.IsolateReason)
+				}
+				pc.isolate(reason, out)
+			}
+			st = uint8(pc.target)
+		})
+		if err != nil {
+			g.fail("ack", e.Reply(message.StatusFailed, nil))
+			return
+		}
 		g.fail("ack", e.Reply(message.StatusOK, &st))
 		return
 	}

@@ -227,6 +227,26 @@ func TestWeb4CommandToPack(t *testing.T) {
 	if ack.Status != message.StatusOK || ack.State == nil || *ack.State != uint8(legacy.StateOff) {
 		t.Errorf("ACK %+v, want OK with state Off (no app legacy traffic)", ack)
 	}
+	// Emergency isolate at the pack: 0x51F to every module, state Off.
+	can2 := w.can2.Join("modules")
+	reason := message.Reason(1)
+	iso := &message.Command{Code: message.CmdEmergencyIsolate, Target: canid.AddrPack, IsolateReason: &reason}
+	ack, err = w.app.Command(w.ctx, canid.AddrPack, iso)
+	if err != nil || ack.Status != message.StatusOK || ack.State == nil || *ack.State != 0 {
+		t.Fatalf("emergency isolate: %+v %v", ack, err)
+	}
+	for {
+		r, err := can2.Receive(w.ctx)
+		if err != nil {
+			t.Fatal("no 0x51F on CAN2")
+		}
+		if d, err := legacy.Decode(r.Frame); err == nil && d.Msg.MsgID() == legacy.IDAllIsolate {
+			if d.ModuleID != legacy.ModuleBroadcast || d.Msg.(*legacy.AllIsolate).Reason != 1 {
+				t.Errorf("isolate frame %+v", d)
+			}
+			break
+		}
+	}
 	cmd2 := *cmd
 	cmd2.Target = 0x05
 	ack, err = w.app.Command(w.ctx, canid.AddrPack, &cmd2)
@@ -249,7 +269,7 @@ func TestWeb4CommandToPack(t *testing.T) {
 		for _, v := range s.Web4App.Rejected {
 			rej += v
 		}
-		if rej > 0 && s.Web4App.Commands >= 2 && s.Heartbeats > 0 {
+		if rej > 0 && s.Web4App.Commands >= 3 && s.Heartbeats > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -105,9 +105,9 @@ func TestEndToEndPrograms(t *testing.T) {
 	}
 	defer func() {
 		for _, s := range steps {
-			t.Logf("%-40s %9.1f ms", s.name, ms(s.d))
+			t.Logf("%-44s %9.1f ms", s.name, ms(s.d))
 		}
-		t.Logf("%-40s %9.1f ms", "test wall time", ms(time.Since(start)))
+		t.Logf("%-44s %9.1f ms", "test wall time", ms(time.Since(start)))
 	}()
 
 	// Build both images once and check what each reports about itself.
@@ -223,6 +223,11 @@ func TestEndToEndPrograms(t *testing.T) {
 		ids[m.addr] = true
 		devs = append(devs, app.Device{EntityID: m.entity, Addr: m.addr})
 	}
+	for _, p := range l.progs {
+		if !p.running() {
+			t.Fatalf("%s exited: %v", p.name, p.stop(0))
+		}
+	}
 	if !strings.Contains(gw.log.String(), imgs["gateway"].HashHex()) {
 		t.Fatalf("the gateway's boot log does not report its image %s", imgs["gateway"])
 	}
@@ -317,6 +322,9 @@ func TestEndToEndPrograms(t *testing.T) {
 		t.Fatalf("%s: pairing %q binding %q certificate %v at the app", m1.entity, oldPID, oldBID, ok)
 	}
 	m1.prog.kill()
+	if m1.prog.running() {
+		t.Fatalf("%s still runs after SIGKILL", m1.entity)
+	}
 	st, err := nvm.Open(m1.nvm)
 	if err != nil {
 		t.Fatal(err)

@@ -164,3 +164,21 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPackOneAddresses(t *testing.T) {
+	c := Config{PackID: 1}
+	if c.Addr() != 0x41 {
+		t.Errorf("pack 1 Web4 address %#02x, want 0x41", c.Addr())
+	}
+	h := newHarness(t, func(c *Config) { c.PackID = 1 })
+	// Pack 0's app traffic is not for pack 1 and is not bad input either.
+	p0, _ := legacy.EncodeApp(&legacy.AppCommand{Controls: legacy.Controls{Contactor: legacy.StateOn}}, 0)
+	h.inject(h.at(10*ms), true, p0)
+	f, _ := legacy.EncodeApp(&legacy.ModuleListRequest{}, 1)
+	h.inject(h.at(20*ms), true, f)
+	h.run(h.at(30 * ms))
+	l := h.frames(legacy.IDModuleList)
+	if len(l) != 1 || l[0].d.Pack != 1 || h.c.appState != legacy.StateOff || len(h.c.stats.Rejected) != 0 {
+		t.Errorf("pack 1: list %+v, app state %v, rejected %v", l, h.c.appState, h.c.stats.Rejected)
+	}
+}

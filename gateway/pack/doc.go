@@ -57,7 +57,7 @@
 // pairings and counter reservations survive a power cycle. At start the pack logs its image
 // (version, commit, SHA-256) and sends the app its boot report, an L1 image announce.
 //
-// Module state changes seen in 0x502 are witnessed (L2) towards the app through the CAN1
-// engine's Witness method when the engine has one (it signs with the pack's binding key, which
-// only the engine holds); without it they are reported as EventModuleState only.
+// Module state changes seen in 0x502 are witnessed (L2) towards the app: a witness statement
+// signed with the pack's binding key towards the app (state after the change, the hash of what
+// was observed), sent at binding level once the app is bound.
 package pack

@@ -38,12 +38,6 @@ type gateway struct {
 	rejected                                 map[Cause]uint64
 }
 
-// witnesser is what L2 witnessing needs of the CAN1 engine: sign a statement with the pack's
-// binding key towards the app and deliver it. Engines without it witness nothing.
-type witnesser interface {
-	Witness(ctx context.Context, peer uint8, w *message.Witness) error
-}
-
 func newGateway(d *Device) (*gateway, error) {
 	cfg := &d.cfg
 	g := &gateway{d: d, ready: make(chan struct{}), events: make(chan Event, 64), rejected: map[Cause]uint64{}}
@@ -335,7 +329,6 @@ func (g *gateway) relay(what string, err error) {
 
 // witness sends an L2 witness statement to the app for each state change a module reports.
 func (g *gateway) witness(ctx context.Context) {
-	w, ok := any(g.can1).(witnesser)
 	for {
 		var ev Event
 		select {
@@ -344,7 +337,7 @@ func (g *gateway) witness(ctx context.Context) {
 		case ev = <-g.events:
 		}
 		e, isState := ev.(EventModuleState)
-		if !ok || !isState {
+		if !isState {
 			continue
 		}
 		subject := fmt.Sprintf("module-%02x", e.ModuleID)
@@ -355,7 +348,9 @@ func (g *gateway) witness(ctx context.Context) {
 		obs := sha256.Sum256([]byte{uint8(uint16(legacy.IDStatus1) >> 8), uint8(uint16(legacy.IDStatus1) & 0xFF), e.ModuleID, uint8(e.From), st})
 		stmt := &message.Witness{V: message.Version1, Witness: g.d.cfg.EntityID, Subject: subject,
 			Event: message.EventStateChange, ObservedHash: obs[:], ObservedAt: g.d.clk.Now().Unix(), State: &st}
-		if err := w.Witness(ctx, canid.AddrApp, stmt); err != nil {
+		if err := g.can1.Witness(ctx, canid.AddrApp, stmt); errors.Is(err, session.ErrNotBound) {
+			continue // no app binding yet: nobody to witness to
+		} else if err != nil {
 			g.fail("witness", err)
 			continue
 		}

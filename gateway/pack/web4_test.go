@@ -326,3 +326,43 @@ func TestWeb4SurvivesRestart(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWeb4WitnessesModuleStateChange: a module's 0x502 reports another contactor state; the
+// pack signs an L2 witness statement with its binding key and the app verifies it.
+func TestWeb4WitnessesModuleStateChange(t *testing.T) {
+	w := newWeb4World(t)
+	w.bindAndPair()
+	mod := w.can2.Join("module")
+	send := func(m legacy.Message, id uint8) {
+		f, err := legacy.EncodeModule(m, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mod.Send(w.ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(&legacy.Announcement{Manufacturer: 2, Part: 3, UniqueID: 0x77}, legacy.ModuleUnregistered)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.dev.Modules()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("module not registered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	send(&legacy.Status1{State: legacy.StateOff, CellCount: 8, Voltage: 30}, 1)
+	send(&legacy.Status1{State: legacy.StateStandby, CellCount: 8, Voltage: 30}, 1)
+	e := waitEvent(t, w.appEv, func(e session.EventWitness) bool { return e.Peer == canid.AddrPack })
+	wit := e.Witness
+	if wit.Witness != "pack-0" || wit.Subject != "module-01" || wit.Event != message.EventStateChange ||
+		wit.State == nil || *wit.State != uint8(legacy.StateStandby) || len(wit.ObservedHash) != 32 {
+		t.Errorf("witness %+v", wit)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for w.dev.Stats().Witnessed != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", w.dev.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -62,6 +62,9 @@ func (s *System) startModule(d *rig.Device, legacyOnly bool) (*Module, error) {
 
 // start powers the module on.
 func (m *Module) start(s *System) error {
+	if s.Programs {
+		return m.startProgram(s)
+	}
 	st, err := s.openNVM(m.Name())
 	if err != nil {
 		return err
@@ -148,6 +151,15 @@ func (m *Module) checkImage() error {
 		return fmt.Errorf("framework: %s: %w", m.Name(), err)
 	}
 	return nil
+}
+
+// waitRegisteredFrom waits until the pack has registered the module at its rig ID: on the
+// device itself in-process, on the bus (from position mark) for a program.
+func (m *Module) waitRegisteredFrom(ctx context.Context, s *System, mark int) error {
+	if s.Programs {
+		return m.waitRegistration(ctx, s.probes[m.busName], mark)
+	}
+	return m.waitRegistered(ctx)
 }
 
 // waitRegistered waits until the pack has given the module the module ID the rig names.

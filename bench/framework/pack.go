@@ -54,6 +54,9 @@ func (s *System) startPack(d *rig.Device) (*Pack, error) {
 
 // start powers the pack on.
 func (p *Pack) start(s *System) error {
+	if s.Programs {
+		return p.startProgram(s)
+	}
 	st, err := s.openNVM(p.Name())
 	if err != nil {
 		return err

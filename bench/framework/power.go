@@ -80,7 +80,7 @@ func (s *System) PowerOn(ctx context.Context, name string) error {
 		return err
 	}
 	if s.powered(s.packName()) {
-		return m.waitRegistered(ctx)
+		return m.waitRegisteredFrom(ctx, s, mark)
 	}
 	return nil
 }

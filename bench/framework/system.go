@@ -47,6 +47,11 @@ type Options struct {
 	// LegacyOnly names modules that run without their Web4 side, as modules with the old
 	// firmware do beside upgraded ones.
 	LegacyOnly []string
+	// Programs runs the pack and the modules as the built programs (the gateway and firmware
+	// images, flashed to files), attached to the buses served on Unix sockets. Specs then see
+	// them only through the buses, the app and the authority: device hooks (Stats, fault
+	// injection) are not available (System.Programs says so).
+	Programs bool
 }
 
 func (o *Options) legacyOnly(d *rig.Device) bool {
@@ -87,6 +92,10 @@ type System struct {
 	// Missing lists what the rig names but this tree cannot run yet, with the reason; specs
 	// that need one of them are not written until it lands.
 	Missing map[string]error
+	// Reports are the boot reports (L1 image announces) that reached the app, by entity.
+	Reports map[string]*message.Announce
+	// Programs is true when the devices run as separate programs.
+	Programs bool
 
 	buses    map[string]*emu.Bus
 	captures []*busCapture
@@ -104,6 +113,9 @@ type System struct {
 	zero     bool
 	nvm      map[string]*nvm.MemFile // each device's NVM, kept across power cycles
 	clocks   map[string]*skewedClock
+	sockets  map[string]string // bus name → served address (Programs)
+	flashDir string            // flashed images and NVM files of programs
+	logDir   string            // programs' output
 	tempDirs []string
 }
 
@@ -136,7 +148,8 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	s = &System{Rig: o.Rig, Clock: clock.Real{}, Images: map[string]Built{}, Missing: map[string]error{},
 		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger, units: map[string]*unit{},
-		nvm: map[string]*nvm.MemFile{}, clocks: map[string]*skewedClock{}}
+		nvm: map[string]*nvm.MemFile{}, clocks: map[string]*skewedClock{}, Reports: map[string]*message.Announce{},
+		Programs: o.Programs}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Down())
@@ -212,6 +225,19 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	s.tempDirs = append(s.tempDirs, stateDir)
 	s.runCtx, s.zero = runCtx, o.ZeroCost
+	if o.Programs {
+		if s.flashDir, err = os.MkdirTemp("", "hilrun-flash-"); err != nil {
+			return s, fmt.Errorf("framework: %w", err)
+		}
+		s.tempDirs = append(s.tempDirs, s.flashDir)
+		s.logDir = filepath.Join(o.ReportDir, "logs")
+		if err := os.MkdirAll(s.logDir, 0o755); err != nil {
+			return s, fmt.Errorf("framework: %w", err)
+		}
+		if err := s.serveBuses(); err != nil {
+			return s, err
+		}
+	}
 
 	// Power on: the app first, so that it hears every boot report, then the pack, then the
 	// modules one at a time, so that the pack gives each the module ID the rig says.
@@ -266,11 +292,13 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		if err := m.waitAnnounce(bootCtx, p, mark); err != nil {
 			return s, err
 		}
-		if err := m.checkImage(); err != nil {
-			return s, err
+		if !s.Programs {
+			if err := m.checkImage(); err != nil {
+				return s, err
+			}
 		}
 		if s.Pack != nil {
-			if err := m.waitRegistered(bootCtx); err != nil {
+			if err := m.waitRegisteredFrom(bootCtx, s, mark); err != nil {
 				return s, err
 			}
 		}
@@ -313,6 +341,9 @@ func (s *System) waitImages(ctx context.Context, reports <-chan session.Event) e
 			if !ok {
 				continue
 			}
+			s.mu.Lock()
+			s.Reports[a.Announce.EntityID] = a.Announce
+			s.mu.Unlock()
 			if err := image.Match(a.Announce, img); err != nil {
 				return fmt.Errorf("framework: %w", err)
 			}

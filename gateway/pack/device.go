@@ -21,9 +21,10 @@ type Device struct {
 
 	calls chan func(*core, *output)
 
-	mu    sync.Mutex
-	stats Stats
-	mods  []ModuleInfo
+	mu      sync.Mutex
+	stats   Stats
+	mods    []ModuleInfo
+	busOffs uint64
 
 	runMu sync.Mutex
 	ran   bool
@@ -52,6 +53,7 @@ func (d *Device) Addr() uint8 { return d.cfg.Addr() }
 func (d *Device) Stats() Stats {
 	d.mu.Lock()
 	s := d.stats.clone()
+	s.BusOffs = d.busOffs
 	d.mu.Unlock()
 	if d.web != nil {
 		s.Web4App, s.Web4Modules = d.web.can1.Stats(), d.web.can2.Stats()
@@ -172,13 +174,24 @@ func (d *Device) Run(ctx context.Context) error {
 
 // read hands every frame of one bus to the loop.
 func (d *Device) read(ctx context.Context, ep bus.Endpoint, can1 bool, in chan<- rx, fail chan<- error) {
+	recovering := false // a bus-off is to be reported once the controller hears the bus again
 	for {
 		r, err := ep.Receive(ctx)
+		if err == nil && recovering {
+			recovering = false
+			if d.web != nil {
+				d.web.busError(can1)
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			if errors.Is(err, bus.ErrBusOff) {
+				d.mu.Lock()
+				d.busOffs++
+				d.mu.Unlock()
+				recovering = true
 				continue
 			}
 			name := "CAN2"

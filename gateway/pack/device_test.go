@@ -118,6 +118,19 @@ func TestDeviceOnEmulatedBuses(t *testing.T) {
 			}
 		}
 	}
+	// A bus-off of the pack's CAN2 controller is counted and the pack goes on polling after
+	// the recovery.
+	if n := b2.ForceBusOff("pack-can2", 0); n != 1 {
+		t.Fatalf("bus-off hit %d endpoints", n)
+	}
+	polls := dev.Stats().Polls
+	deadline := time.Now().Add(10 * time.Second)
+	for st := dev.Stats(); st.BusOffs == 0 || st.Polls < polls+3; st = dev.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after bus-off: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	s := dev.Stats()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {

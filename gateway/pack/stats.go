@@ -31,6 +31,7 @@ const (
 type Stats struct {
 	RxCAN1, RxCAN2 uint64 // frames received
 	TxCAN1, TxCAN2 uint64 // frames sent
+	BusOffs        uint64 // bus-off reports from either controller (Web4: an L4 re-handshake is asked for)
 	Rejected       map[Cause]uint64
 
 	Registrations   uint64

@@ -207,6 +207,9 @@ func (g *gateway) place(ctx context.Context, e session.EventMessage) {
 	case canid.TypeBindingValid:
 		_, err := g.can2.ApplyBindingValidation(ctx, e.Payload)
 		g.fail("L7", err)
+	case canid.TypePairingValid:
+		_, err := g.can2.ApplyPairingValidation(ctx, e.Payload)
+		g.fail("L6", err)
 	default:
 		g.reject(CauseWeb4)
 	}
@@ -374,3 +377,12 @@ func (p prefixed) Get(name string) ([]byte, error) {
 
 func (p prefixed) Put(name string, value []byte) error { return p.s.Put(p.prefix+name, value) }
 func (p prefixed) Delete(name string) error            { return p.s.Delete(p.prefix + name) }
+
+// busError tells the engine of a bus that its controller went bus-off (docs/spec 8.1).
+func (g *gateway) busError(can1 bool) {
+	if can1 {
+		g.can1.BusError()
+	} else {
+		g.can2.BusError()
+	}
+}

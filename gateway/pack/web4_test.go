@@ -366,3 +366,31 @@ func TestWeb4WitnessesModuleStateChange(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestWeb4BusOffAsksForResync: a bus-off of the pack's CAN1 controller makes the pack ask the
+// app for an L4 re-handshake (an escalation with reason bus errors).
+func TestWeb4BusOffAsksForResync(t *testing.T) {
+	w := newWeb4World(t)
+	w.bindAndPair()
+	if n := w.can1.ForceBusOff("pack-can1", 0); n != 1 {
+		t.Fatalf("bus-off hit %d endpoints", n)
+	}
+	// The pack reports it once its controller hears the bus again: the app's legacy traffic.
+	ka, _ := legacy.EncodeApp(&legacy.KeepAlive{}, 0)
+	app := w.can1.Join("legacy-app")
+	go func() {
+		for w.ctx.Err() == nil {
+			_ = app.Send(w.ctx, ka)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	e := waitEvent(t, w.appEv, func(e session.EventEscalation) bool {
+		return e.Peer == canid.AddrPack && e.Escalation.Reason == message.ReasonBusErrors
+	})
+	if e.Escalation.Target != message.L4PairedHandshake {
+		t.Errorf("escalation %+v", e.Escalation)
+	}
+	if w.dev.Stats().BusOffs == 0 {
+		t.Error("bus-off not counted")
+	}
+}

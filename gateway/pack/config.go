@@ -87,13 +87,13 @@ type Config struct {
 
 	// Web4 gateway; without Authority the pack speaks legacy only and counts Web4 frames.
 	Authority *suite.PublicKey
-	EntityID  string      // the pack's entity ID; "" means "pack-<PackID>"
-	Store     Store       // persistent records (nvm); nil means memory only
-	Rand      io.Reader   // randomness for keys; required with Authority
-	Profile   mcu.Profile // crypto cost profile; zero value means mcu.STM32WB55()
-	Image     image.Image // the running image, reported at boot
-	Modules   []uint8     // module addresses the CAN1 engine proxies for; nil means 0x01–0x1F
-	Session   func(*session.Config)
+	EntityID  string                // the pack's entity ID; "" means "pack-<PackID>"
+	Store     Store                 // persistent records (nvm); nil means memory only
+	Rand      io.Reader             // randomness for keys; required with Authority
+	Profile   mcu.Profile           // crypto cost profile; zero value means mcu.STM32WB55()
+	Image     image.Image           // the running image, reported at boot
+	Modules   []uint8               // module addresses the CAN1 engine proxies for; nil means 0x01–0x1F
+	Session   func(*session.Config) // adjusts both engines' configs before they are made (tests, benches)
 }
 
 // Store is the persistent record store the pack keeps its keys, bindings, pairings and

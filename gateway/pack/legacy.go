@@ -392,7 +392,7 @@ func (c *core) moduleCommand(m *legacy.ModuleCommand, out *output) {
 		}
 		return
 	}
-	if c.mods[m.ModuleID] == nil {
+	if int(m.ModuleID) >= len(c.mods) || c.mods[m.ModuleID] == nil {
 		c.reject(CauseBadModule)
 		return
 	}

@@ -20,6 +20,8 @@ type Config struct {
 	ReportDir string // captures of every bring-up are written under it
 	Images    *framework.Images
 	Logger    *slog.Logger
+	// Programs runs the pack and the modules as the built programs (framework.Options.Programs).
+	Programs bool
 }
 
 // config is set by Run before the specs start; Ginkgo's spec tree is process-wide, so the
@@ -48,16 +50,33 @@ func current() (Config, int) {
 
 // rigUp brings the rig up before the first spec of the enclosing (Ordered) container and
 // tears it down after its last; it returns a handle the specs read the system from.
-func rigUp(name string, opts ...func(*framework.Options)) func() *framework.System {
+// Options are func(*framework.Options) or inProcessOnly.
+func rigUp(name string, opts ...any) func() *framework.System {
 	var sys *framework.System
+	var mods []func(*framework.Options)
+	hooks := false
+	for _, o := range opts {
+		switch o := o.(type) {
+		case func(*framework.Options):
+			mods = append(mods, o)
+		case inProcessMarker:
+			hooks = true
+		default:
+			panic(fmt.Sprintf("rigUp: option of type %T", o))
+		}
+	}
 	BeforeAll(func(ctx SpecContext) {
 		c, n := current()
+		if hooks && c.Programs {
+			Skip("needs the devices' in-process hooks (counters, fault injection, device clocks); on this run the pack and the modules are separate programs")
+		}
 		Expect(c.Rig).NotTo(BeNil(), "no rig configured: run the suites through `hilrun run` or `go test ./suites/`")
 		o := framework.Options{Rig: c.Rig, Name: fmt.Sprintf("%02d-%s", n, name),
 			ReportDir: c.ReportDir, Images: c.Images, Logger: c.Logger}
-		for _, f := range opts {
+		for _, f := range mods {
 			f(&o)
 		}
+		o.Programs = c.Programs
 		s, err := framework.Up(ctx, o)
 		if err != nil {
 			Fail(fmt.Sprintf("bring-up of rig %s: %v", c.Rig.Name, err))
@@ -81,6 +100,12 @@ func wait(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // packOff leaves the pack powered off: the bench itself drives the module bus.
 func packOff(o *framework.Options) { o.Off = append(o.Off, "pack") }
+
+type inProcessMarker struct{}
+
+// inProcessOnly marks a container whose specs need the devices' in-process hooks: it is
+// skipped, before any bring-up, when the devices run as separate programs.
+var inProcessOnly inProcessMarker
 
 // functional runs the devices without modelled crypto cost (behaviour, not latency).
 func functional(o *framework.Options) { o.ZeroCost = true }

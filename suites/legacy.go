@@ -13,7 +13,7 @@ import (
 // The module side of the legacy Modbatt protocol, driven from the bench's end of the module
 // bus exactly as the pack's legacy logic drives it.
 var _ = Describe("A module on the legacy module bus", Ordered, Label("legacy"), func() {
-	sys := rigUp("legacy-module", packOff)
+	sys := rigUp("legacy-module", inProcessOnly, packOff)
 	var (
 		bus *moduleBus
 		m   *framework.Module

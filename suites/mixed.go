@@ -16,7 +16,7 @@ import (
 // A pack whose last module still runs the old (legacy-only) firmware.
 var _ = Describe("A legacy-only module beside Web4 modules", Ordered, Label("legacy"), func() {
 	var legacyName string
-	sys := rigUp("mixed", functional, func(o *framework.Options) {
+	sys := rigUp("mixed", inProcessOnly, functional, func(o *framework.Options) {
 		for _, d := range o.Rig.Devices {
 			if d.Role == "module" {
 				legacyName = d.Name

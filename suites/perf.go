@@ -14,7 +14,7 @@ import (
 // the last answer (wall time: the emulated bus runs as fast as possible, so its timestamps
 // are not wall time).
 var _ = Describe("Legacy status poll latency", Ordered, Label("perf"), func() {
-	sys := rigUp("perf-legacy-poll", packOff)
+	sys := rigUp("perf-legacy-poll", inProcessOnly, packOff)
 
 	It("answers a status request after the firmware's 10 ms answer delay, well within the 100 ms poll period", func(ctx SpecContext) {
 		Expect(sys().Modules).NotTo(BeEmpty())

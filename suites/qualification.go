@@ -32,14 +32,23 @@ var _ = Describe("Qualification of the flashed images", Ordered, Label("qualific
 		Expect(h).To(Equal(b.Hash), "the image's hash is that of the file built")
 	})
 
-	It("has every module report the firmware image that was built", func() {
+	It("has every module report, over the bus, the firmware image that was built", func() {
 		b := built("firmware")
 		Expect(sys().Modules).NotTo(BeEmpty())
 		for _, m := range sys().Modules {
-			rep, err := m.BootReport()
-			Expect(err).NotTo(HaveOccurred())
+			rep, ok := sys().Reports[m.EntityID()]
+			Expect(ok).To(BeTrue(), "no boot report of %s reached the app", m.Name())
 			Expect(image.Match(rep, b.Image)).To(Succeed(), "%s", m.Name())
+			Expect(rep.ImageHash).To(Equal(b.Hash[:]))
 		}
+	})
+
+	It("has the pack report, over the bus, the gateway image that was built", func() {
+		b := built("gateway")
+		Expect(sys().Pack).NotTo(BeNil(), "the rig has no pack")
+		rep, ok := sys().Reports[sys().Pack.EntityID()]
+		Expect(ok).To(BeTrue(), "no boot report of the pack reached the app")
+		Expect(image.Match(rep, b.Image)).To(Succeed())
 	})
 
 	It("has the emulated boot loader refuse a corrupted image", func() {

@@ -73,7 +73,7 @@ func drain(p *framework.Pack) {
 }
 
 var _ = Describe("Losing the app link", Ordered, Label("recovery", "legacy"), func() {
-	sys := rigUp("app-link-loss", functional)
+	sys := rigUp("app-link-loss", inProcessOnly, functional)
 
 	It("limits the pack to Standby 600 ms after the app falls silent, and to Off at 1.2 s", func(ctx SpecContext) {
 		p := sys().Pack
@@ -103,7 +103,7 @@ var _ = Describe("Losing the app link", Ordered, Label("recovery", "legacy"), fu
 })
 
 var _ = Describe("A module that stops answering", Ordered, Label("recovery", "legacy"), func() {
-	sys := rigUp("module-timeout", functional)
+	sys := rigUp("module-timeout", inProcessOnly, functional)
 
 	It("times out after 4 s, three times, and is deregistered", func(ctx SpecContext) {
 		p := sys().Pack
@@ -155,7 +155,7 @@ var _ = Describe("Rebooting the pack controller", Ordered, Label("recovery"), fu
 })
 
 var _ = Describe("Clock skew on a module", Ordered, Label("recovery"), func() {
-	sys := rigUp("clock-skew", functional)
+	sys := rigUp("clock-skew", inProcessOnly, functional)
 	var sub <-chan session.Event
 	BeforeAll(func(ctx SpecContext) {
 		sub = sys().App.Subscribe(4096)

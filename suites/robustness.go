@@ -16,7 +16,7 @@ import (
 // Bad input on the module bus: every frame is refused with its cause counted, and the module
 // keeps serving.
 var _ = Describe("A module given bad input on its bus", Ordered, Label("robustness"), func() {
-	sys := rigUp("robustness-module", packOff)
+	sys := rigUp("robustness-module", inProcessOnly, packOff)
 	var (
 		mb *moduleBus
 		m  *framework.Module

@@ -64,7 +64,7 @@ func resend(ctx context.Context, s *framework.System, id canid.ID, frames []bus.
 }
 
 var _ = Describe("The pack given bad Web4 input from the app side", Ordered, Label("robustness"), func() {
-	sys := rigUp("robustness-pack", functional)
+	sys := rigUp("robustness-pack", inProcessOnly, functional)
 	var m *framework.Module
 	BeforeAll(func(ctx SpecContext) {
 		bindAll(ctx, sys())

@@ -12,7 +12,8 @@ import (
 )
 
 // TestSuites runs the suites under `go test` on the rig HILRUN_RIG names (default: the
-// emulated rig), with captures under HILRUN_REPORT_DIR (default: a temporary directory).
+// emulated rig), with captures under HILRUN_REPORT_DIR (default: a temporary directory);
+// HILRUN_PROGRAMS=1 runs the pack and the modules as the built programs.
 // Ginkgo's own flags (-ginkgo.label-filter, -ginkgo.junit-report …) apply.
 func TestSuites(t *testing.T) {
 	path := os.Getenv("HILRUN_RIG")
@@ -32,5 +33,5 @@ func TestSuites(t *testing.T) {
 	if !testing.Verbose() {
 		reporter.Succinct = true
 	}
-	Run(t, Config{Rig: r, ReportDir: dir}, suite, reporter)
+	Run(t, Config{Rig: r, ReportDir: dir, Programs: os.Getenv("HILRUN_PROGRAMS") == "1"}, suite, reporter)
 }

@@ -27,6 +27,12 @@ type Pack struct {
 // Name is the device's name in the rig file.
 func (p *Pack) Name() string { return p.Rig.Name }
 
+// Addr is the pack's Web4 node address.
+func (p *Pack) Addr() uint8 {
+	a, _ := p.Rig.Address()
+	return a
+}
+
 // EntityID is the pack's Web4 entity ID.
 func (p *Pack) EntityID() string { return fmt.Sprintf("pack-%d", p.Rig.PackID) }
 

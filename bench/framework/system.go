@@ -52,6 +52,9 @@ type Options struct {
 	// them only through the buses, the app and the authority: device hooks (Stats, fault
 	// injection) are not available (System.Programs says so).
 	Programs bool
+	// RealTime paces the emulated buses in real time: each frame reaches its receivers at its
+	// end of frame, so a latency measured on the clock includes the wire time. Perf runs set it.
+	RealTime bool
 }
 
 func (o *Options) legacyOnly(d *rig.Device) bool {
@@ -187,7 +190,11 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		if b.Transport.Kind != rig.TransportEmulated || b.Transport.Address != "" {
 			return s, fmt.Errorf("%w: bus %s transport %s (only in-process emulated buses so far)", ErrUnsupported, b.Name, b.Transport.Kind)
 		}
-		cfg := emu.Config{Pacing: emu.AsFastAsPossible, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
+		pacing := emu.AsFastAsPossible
+		if o.RealTime {
+			pacing = emu.RealTime
+		}
+		cfg := emu.Config{Pacing: pacing, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
 			Timing: bus.Timing{Nominal: b.Bitrate, Data: b.DataBitrate}}
 		eb, err := emu.New(cfg)
 		if err != nil {

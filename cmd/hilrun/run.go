@@ -25,11 +25,12 @@ type ginkgoT struct{ failed bool }
 func (t *ginkgoT) Fail() { t.failed = true }
 
 func runRun(ctx context.Context, env *cli, args []string) int {
-	fs := newFlags(env, "run", "run [--rig FILE] [--label-filter EXPR] [--report-dir DIR] [-v]")
+	fs := newFlags(env, "run", "run [--rig FILE] [--label-filter EXPR] [--report-dir DIR] [--programs] [-v]")
 	rigPath := fs.String("rig", filepath.Join("rigs", "emulated.yaml"), "rig file")
 	filter := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'smoke || legacy' or '!perf'")
 	reportDir := fs.String("report-dir", "report", "where the JUnit XML, Ginkgo JSON, captures, images and summary go")
 	verbose := fs.Bool("v", false, "print every spec as it runs, with its output")
+	programs := fs.Bool("programs", false, "run the pack and the modules as the built gateway and firmware programs on socket-served buses")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -56,7 +57,7 @@ func runRun(ctx context.Context, env *cli, args []string) int {
 		return exitEnviron
 	}
 	// Captures and images of an earlier run in the same directory would mislead the summary.
-	for _, sub := range []string{"captures", "images"} {
+	for _, sub := range []string{"captures", "images", "logs"} {
 		os.RemoveAll(filepath.Join(dir, sub))
 	}
 
@@ -80,7 +81,7 @@ func runRun(ctx context.Context, env *cli, args []string) int {
 	fmt.Fprintf(env.stdout, "hilrun run: rig %s (%s), label filter %q, report in %s\n", r.Name, *rigPath, labels, dir)
 	start := time.Now()
 	t := &ginkgoT{}
-	passed := suites.Run(t, suites.Config{Rig: r, ReportDir: dir, Logger: log,
+	passed := suites.Run(t, suites.Config{Rig: r, ReportDir: dir, Logger: log, Programs: *programs,
 		Images: &framework.Images{OutDir: filepath.Join(dir, "images")}}, suiteCfg, repCfg)
 	wall := time.Since(start)
 

@@ -12,11 +12,11 @@ import (
 // Sources and reasoning:
 //   - P-256 on the PKA: 45 ms per scalar multiplication (key generation, ECDSA signature,
 //     ECDH), range 43–48 ms: the project's reference figure for this part (design brief
-//     4.6, docs/spec 1.2). The PKA's per-operation timings are tabulated in ST's reference
+//     4.6, docs/protocol.md 1.2). The PKA's per-operation timings are tabulated in ST's reference
 //     manual RM0434 (STM32WB55xx/35xx, "PKA" chapter, operation computation times); a hardware
 //     rig's measurement replaces the value through Profile.With.
 //   - ECDSA verification is counted as two scalar multiplications (u1·G + u2·Q): 90 ms
-//     (86–96), as docs/spec 1.2 counts it; if the PKA's combined verification measures near
+//     (86–96), as docs/protocol.md 1.2 counts it; if the PKA's combined verification measures near
 //     one operation, a rig overrides it.
 //   - AES-256-GCM in the AES engine: ≈ 2 µs per 16-byte block including register transfers
 //     (the engine's 14-round AES-256 takes tens of cycles; data movement at 64 MHz dominates),
@@ -42,7 +42,7 @@ func STM32WB55() Profile {
 //
 // Sources and reasoning:
 //   - P-256 in software: 3.5 s per scalar multiplication (key generation, signature, ECDH),
-//     range 2–5 s: the project's reference figure (design brief 4.6, docs/spec 1.2). Published
+//     range 2–5 s: the project's reference figure (design brief 4.6, docs/protocol.md 1.2). Published
 //     measurements put it at the upper end: micro-ecc (kmackay/micro-ecc, AVR inline assembly)
 //     takes 2.57 s for one secp256r1 uECC_make_key or uECC_shared_secret at its fastest
 //     setting (uECC_OPTIMIZATION_LEVEL 3, ≈ 17 KB of code) and 4.3–4.6 s at the smaller

@@ -1,6 +1,6 @@
 // Package mcu models what a cryptographic operation costs on the microcontroller of each
 // Modbatt device, so emulated devices can spend that time on their own clock and emulated
-// latency predicts hardware latency (docs/spec 1.2).
+// latency predicts hardware latency (docs/protocol.md 1.2).
 //
 // A Profile maps each suite.Op to a modelled duration (a nominal value and the published
 // range it was taken from). Charge waits the modelled time on a device's clock.Clock: under

@@ -11,7 +11,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/suite"
 )
 
-// The default profiles must agree with docs/spec 1.2.
+// The default profiles must agree with docs/protocol.md 1.2.
 func TestProfileTable(t *testing.T) {
 	ms := time.Millisecond
 	us := time.Microsecond

@@ -18,13 +18,13 @@ type Step struct {
 // samples carry no operation counts (a hardware rig, or a suite that does not meter compute).
 type Model struct {
 	Steps  []Step
-	Floor  time.Duration // wire floor at 500 kbit/s classic, worst-case stuffing (docs/spec 7.1)
+	Floor  time.Duration // wire floor at 500 kbit/s classic, worst-case stuffing (docs/protocol.md 7.1)
 	Frames int           // frames behind Floor
 	Basis  string        // where the list comes from
 }
 
 // CapabilityMap returns the critical-path operations of each budgeted operation, from
-// docs/spec 1.3 and 8.2. Compute on different devices is counted one after the other: in these
+// docs/protocol.md 1.3 and 8.2. Compute on different devices is counted one after the other: in these
 // flows each side waits for the other's message before it computes. The app and the authority
 // run on a host CPU whose compute is measured, not modelled, so they carry no steps.
 func CapabilityMap() map[string]Model {
@@ -102,7 +102,7 @@ func CapabilityMap() map[string]Model {
 	}
 }
 
-// DefaultSilicon is the real part behind each role (docs/spec 1.1).
+// DefaultSilicon is the real part behind each role (docs/protocol.md 1.1).
 func DefaultSilicon() map[string]mcu.Profile {
 	return map[string]mcu.Profile{RolePack: mcu.STM32WB55(), RoleModule: mcu.ATmega64M1()}
 }

@@ -6,7 +6,7 @@
 // bit-accurately at each bus's bitrate. Build groups the samples by operation, computes
 // nearest-rank percentiles, splits each measurement into floor, modelled compute and the
 // remainder, and gives each budget row of a Sheet a Verdict. A target that the capability map
-// makes impossible on the real silicon (docs/spec 1.3, 8.2) is reported as such, with the
+// makes impossible on the real silicon (docs/protocol.md 1.3, 8.2) is reported as such, with the
 // operation that breaks it, and fails unless the sheet waives it; a run on the zero-cost profile
 // is reported as software-only, never as a sign-off pass.
 //

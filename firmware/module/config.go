@@ -83,7 +83,7 @@ type Config struct {
 	Authority *suite.PublicKey // the authority's key; nil refuses every binding record
 	// PairingTimeout overrides the 30 s partial-pairing timeout (tests).
 	PairingTimeout time.Duration
-	// TempStepC and VoltStepV are the escalation triggers of docs/spec 8.1 between
+	// TempStepC and VoltStepV are the escalation triggers of docs/protocol.md 8.1 between
 	// consecutive readings; 0: 10 °C and 0.3 V.
 	TempStepC float64
 	VoltStepV float64

@@ -42,12 +42,12 @@
 //
 // # Web4
 //
-// A module's Web4 node address is its legacy module ID (docs/spec 3.5), so the link engine
+// A module's Web4 node address is its legacy module ID (docs/protocol.md 3.5), so the link engine
 // runs only while the module is registered and is restarted over the same NVM records when the
 // ID changes. Everything else of the protocol (binding keys, pairing, replay windows, counters,
 // escalation triggers on MAC failures and replays) is protocol/session's; this package executes
 // the L5 commands against the cell model, sends telemetry to the pack, raises the temperature
-// and voltage step triggers of docs/spec 8.1 (between consecutive 100 ms readings), and
+// and voltage step triggers of docs/protocol.md 8.1 (between consecutive 100 ms readings), and
 // implements the fault hooks.
 //
 // The module's entity ID defaults to "module-<unique ID in hex>" and its access data is

@@ -194,7 +194,7 @@ func (d *Device) sendTelemetry() {
 	})
 }
 
-// escalateStep raises the docs/spec 8.1 trigger for a temperature or voltage step; the
+// escalateStep raises the docs/protocol.md 8.1 trigger for a temperature or voltage step; the
 // engine applies the rate limits of R8.
 func (d *Device) escalateStep(reason message.Reason) {
 	w := d.web

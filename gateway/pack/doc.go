@@ -58,7 +58,7 @@
 // (version, commit, SHA-256) and sends the app its boot report, an L1 image announce.
 //
 // A bus-off of either controller is counted; with Web4 the engine of that bus asks its
-// upstream for an L4 re-handshake once the controller hears the bus again (docs/spec 8.1).
+// upstream for an L4 re-handshake once the controller hears the bus again (docs/protocol.md 8.1).
 //
 // Module state changes seen in 0x502 are witnessed (L2) towards the app: a witness statement
 // signed with the pack's binding key towards the app (state after the change, the hash of what

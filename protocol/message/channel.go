@@ -8,7 +8,7 @@ import (
 )
 
 // Carrier says which CAN message type carries a structure and under which key level. The CAN
-// ID's encrypted bit is set exactly when the payload is a suite channel envelope (docs/spec 2.7):
+// ID's encrypted bit is set exactly when the payload is a suite channel envelope (docs/protocol.md 2.7):
 // pairing level for L4/L5, exchange level for key halves and telemetry, binding level (the
 // partners' binding-level keys, hop by hop) for validation traffic and certificates. Signed
 // structures keep their COSE_Sign1 inside the envelope, so the signer is authenticated end to

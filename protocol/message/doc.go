@@ -7,7 +7,7 @@
 // v1). Decoders are strict: input must be exactly the deterministic encoding of a valid
 // structure, so a structure has one byte form and a signature over it has one meaning. Every
 // failure maps to a sentinel error (see errors.go) that callers and tests can tell apart with
-// errors.Is. The normative description is docs/spec/04-messages.md.
+// errors.Is. The normative description is docs/protocol.md section 4.
 //
 // The package reads no clock: every time check takes the caller's now.
 package message

@@ -28,7 +28,7 @@ type Sample struct {
 	Raw    uint16
 }
 
-// ShortTelemetry is the payload of a telemetry-short frame (docs/spec 6.5): a sequence of
+// ShortTelemetry is the payload of a telemetry-short frame (docs/protocol.md 6.5): a sequence of
 // 3-byte samples (selector, value big-endian), zero-padded to the layout's payload size. The
 // classic layout carries one sample, an FD frame of L bytes ⌊(L − 10)/3⌋.
 type ShortTelemetry []Sample

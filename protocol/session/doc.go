@@ -1,7 +1,7 @@
 // Package session is the Web4 link engine of one node on one bus: it keeps a link per peer
 // (the pack has one to the app on CAN1 and one per module on CAN2; a module and the app each
 // have one to the pack) and runs, over the ISO-TP engine of protocol/isotp, everything
-// docs/spec asks of a link: the binding (own key pair, the partner's semi-public key from the
+// docs/protocol.md asks of a link: the binding (own key pair, the partner's semi-public key from the
 // authority's binding record, the binding secret computed once and stored, the binding-level
 // channel), the pairing handshake (certificate, key-half exchange, pairing keys, completion,
 // the 30 s partial-pairing timeout), L5 commands with their ACKs, telemetry protected as the

@@ -85,7 +85,7 @@ type Config struct {
 	Escalation     EscalationPolicy
 	Events         int // event queue; 0 means DefaultEvents
 	// After a start the engine accepts nothing at pairing level from a peer until an L4 paired
-	// handshake re-synchronised the replay window (docs/spec 6.4). NoSyncOnBoot turns that off
+	// handshake re-synchronised the replay window (docs/protocol.md 6.4). NoSyncOnBoot turns that off
 	// (tests and fuzzing only: a replay recorded before the reset would then be accepted once).
 	NoSyncOnBoot bool
 }
@@ -254,7 +254,7 @@ func (e *Engine) charge(op suite.Op, n int) {
 }
 
 // BusError reports a bus-off (or a long error-passive spell) of this node's controller: it asks
-// the upstream peer for an L4 re-handshake (docs/spec 8.1), rate-limited. Devices that read the
+// the upstream peer for an L4 re-handshake (docs/protocol.md 8.1), rate-limited. Devices that read the
 // bus themselves (External) call it; Run calls it for the endpoint it reads.
 func (e *Engine) BusError() {
 	select {

@@ -6,7 +6,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/message"
 )
 
-// EscalationPolicy holds the triggers and rate limits of docs/spec 8.1 and R8.
+// EscalationPolicy holds the triggers and rate limits of docs/protocol.md 8.1 and R8.
 type EscalationPolicy struct {
 	AuthFailures  int           // MAC/AEAD failures from one source that trigger (3)
 	ReplayCount   int           // replays or stale counters from one source that trigger (3)

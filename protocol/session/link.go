@@ -304,7 +304,7 @@ func (e *Engine) newPairing(l *link, pr *pairingRecord, unsynced bool) (*pairing
 }
 
 // LabelTelemetryMAC labels the derivation of the single-frame telemetry MAC key K_TM from the
-// pairing key (docs/spec 6.5).
+// pairing key (docs/protocol.md 6.5).
 const LabelTelemetryMAC = "telemetry mac"
 
 // rebuildPairingKeys recomputes K6 and K7 from a stored K_P, as suite.DerivePairingKeys does.

@@ -13,7 +13,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/suite"
 )
 
-// protection is what a message type must travel under (docs/spec 3.4).
+// protection is what a message type must travel under (docs/protocol.md 3.4).
 type protection uint8
 
 const (

@@ -12,7 +12,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/suite"
 )
 
-// avrCost charges a module's modelled costs (docs/spec 1.2) on a simulated clock.
+// avrCost charges a module's modelled costs (docs/protocol.md 1.2) on a simulated clock.
 func avrCost(clk clock.Clock, busy *atomic.Int64) CostFunc {
 	per := map[suite.Op]time.Duration{suite.OpKeyGen: 3500 * time.Millisecond, suite.OpSign: 3500 * time.Millisecond,
 		suite.OpVerify: 7 * time.Second, suite.OpECDH: 3500 * time.Millisecond, suite.OpSealCOSE: 7 * time.Second,

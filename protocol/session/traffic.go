@@ -417,7 +417,7 @@ func (e *Engine) onTelemetry(l *link, id canid.ID, data []byte) {
 	e.stepTriggers(l, t)
 }
 
-// Step triggers of docs/spec 8.1: consecutive readings of one source within StepWindow.
+// Step triggers of docs/protocol.md 8.1: consecutive readings of one source within StepWindow.
 const (
 	TempStepLimit    = 100 // 0.1 °C: 10 °C
 	VoltageStepLimit = 300 // mV
@@ -447,7 +447,7 @@ func (e *Engine) stepTriggers(l *link, t *message.Telemetry) {
 	}
 }
 
-// SendShortTelemetry sends single-frame telemetry with a truncated MAC (docs/spec 6.5).
+// SendShortTelemetry sends single-frame telemetry with a truncated MAC (docs/protocol.md 6.5).
 func (e *Engine) SendShortTelemetry(ctx context.Context, peer uint8, samples message.ShortTelemetry) error {
 	return e.do(ctx, func() error {
 		l := e.links[peer]

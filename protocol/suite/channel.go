@@ -9,7 +9,7 @@ import (
 
 const whatEnvelope = "envelope"
 
-// Envelope layout (docs/spec/02-keys.md):
+// Envelope layout (docs/protocol.md section 2):
 //
 //	byte 0        version (bits 7..4, = 1) | reserved (bit 3, = 0) | counter length − 1 (bits 2..0)
 //	bytes 1..2    KID, big-endian

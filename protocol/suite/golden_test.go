@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden.txt from the cu
 
 const goldenPath = "testdata/golden.txt"
 
-// fixedKey is the test key whose scalar is SHA-256 of name (docs/spec/02-keys.md, test vectors).
+// fixedKey is the test key whose scalar is SHA-256 of name (docs/protocol.md section 2, test vectors).
 func fixedKey(t testing.TB, name string) *PrivateKey {
 	t.Helper()
 	s := sha256.Sum256([]byte(name))
@@ -109,7 +109,7 @@ func TestGolden(t *testing.T) {
 	got := goldenOutputs(t)
 	if *update {
 		var buf bytes.Buffer
-		fmt.Fprintln(&buf, "# Web4 profile v1 suite vectors: name hex (see docs/spec/02-keys.md). Regenerate with go test -update.")
+		fmt.Fprintln(&buf, "# Web4 profile v1 suite vectors: name hex (see docs/protocol.md section 2). Regenerate with go test -update.")
 		for _, kv := range got {
 			fmt.Fprintf(&buf, "%s %s\n", kv[0], kv[1])
 		}

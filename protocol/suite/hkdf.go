@@ -17,7 +17,7 @@ const MaxHKDFLength = 255 * sha256.Size
 //	info = "web4/v1/" || label || 0x00 || info
 //
 // The zero byte ends the label, so no label/info pair can be read as another. A nil salt means
-// HashLen zero bytes, as RFC 5869 says. Labels are the constants of docs/spec/02-keys.md; n must
+// HashLen zero bytes, as RFC 5869 says. Labels are the constants of docs/protocol.md section 2; n must
 // be in 1..MaxHKDFLength, and a label must not contain a zero byte: both are programming errors,
 // and HKDF panics on them rather than hand back a short key.
 func HKDF(secret, salt []byte, label string, info []byte, n int) []byte {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// HKDF labels of profile v1. Each derivation has its own; docs/spec/02-keys.md tabulates the
+// HKDF labels of profile v1. Each derivation has its own; docs/protocol.md section 2 tabulates the
 // inputs of each.
 const (
 	LabelBindingSecret = "binding secret"

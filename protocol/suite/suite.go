@@ -5,7 +5,7 @@
 // The package is pure: it does no I/O and reads no clock, and randomness enters only through an
 // io.Reader parameter. Every decoder rejects bad input with a distinct sentinel error (wrapped,
 // for malformed input, in a *DecodeError that says why) and never panics. The byte formats are
-// specified in docs/spec/02-keys.md.
+// specified in docs/protocol.md section 2.
 package suite
 
 import (

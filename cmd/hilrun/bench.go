@@ -13,20 +13,7 @@ func runBench(ctx context.Context, env *cli, args []string) int {
 	if len(args) > 0 && args[0] == "compare" {
 		return runBenchCompare(ctx, env, args[1:])
 	}
-	fs := newFlags(env, "bench", "bench [--rig FILE] [--report-dir DIR]\n"+
-		"       hilrun bench compare OLD.json NEW.json [--threshold 10%]\n\n"+
-		"Runs the perf-labelled suites on a rig and writes the latency report (latency.json, latency.html,\n"+
-		"latency.md, latency-junit.xml) into the report directory; a failed budget exits 1.\n"+
-		"'compare' diffs two latency.json files per operation (see 'hilrun bench compare --help').")
-	fs.String("rig", "rigs/emulated.yaml", "rig file")
-	fs.String("report-dir", "report", "directory for the latency report")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	fmt.Fprintln(env.stderr, "hilrun bench: the latency run is not wired yet: the perf suites do not feed "+
-		"bench/latency samples. 'hilrun run --label-filter perf' runs the perf specs (pass/fail only); "+
-		"'hilrun bench compare' works on existing latency.json files.")
-	return exitEnviron
+	return runBenchRun(ctx, env, args)
 }
 
 func runBenchCompare(_ context.Context, env *cli, args []string) int {

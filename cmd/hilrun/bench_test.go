@@ -65,9 +65,3 @@ func TestBenchCompare(t *testing.T) {
 		t.Errorf("compare --help: %d", code)
 	}
 }
-
-func TestBenchRunNotWired(t *testing.T) {
-	if code, _, errs := runCLI(t, "bench", "--rig", "rigs/emulated.yaml"); code != exitEnviron || !strings.Contains(errs, "not wired yet") {
-		t.Errorf("bench: %d %q", code, errs)
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/legacy"
@@ -29,6 +30,7 @@ const MinISOTPSessions = 32
 type gateway struct {
 	d          *Device
 	can1, can2 *session.Engine
+	meter      atomic.Pointer[mcu.Meter] // set by SetMeter; nil records nothing
 	runCtx     context.Context
 	ready      chan struct{}
 	events     chan Event // legacy events to witness
@@ -86,6 +88,10 @@ func (g *gateway) charge(op suite.Op, n int) {
 	}
 	if err := mcu.Charge(ctx, g.d.clk, g.d.cfg.Profile, op, n); err != nil && ctx.Err() == nil {
 		g.d.cfg.Logger.Debug("pack: charge", "op", op, "err", err)
+		return
+	}
+	if m := g.meter.Load(); m != nil {
+		m.Add(op, n, g.d.cfg.Profile.Cost(op, n))
 	}
 }
 
@@ -378,7 +384,7 @@ func (p prefixed) Get(name string) ([]byte, error) {
 func (p prefixed) Put(name string, value []byte) error { return p.s.Put(p.prefix+name, value) }
 func (p prefixed) Delete(name string) error            { return p.s.Delete(p.prefix + name) }
 
-// busError tells the engine of a bus that its controller went bus-off (docs/spec 8.1).
+// busError tells the engine of a bus that its controller went bus-off (docs/protocol.md 8.1).
 func (g *gateway) busError(can1 bool) {
 	if can1 {
 		g.can1.BusError()

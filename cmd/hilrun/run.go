@@ -119,7 +119,7 @@ func isTerminal(f *os.File) bool {
 }
 
 // labelCount is how the specs carrying one label ended.
-type labelCount struct{ passed, failed, skipped int }
+type labelCount struct{ passed, failed, skipped, unselected int }
 
 // summarize reads the Ginkgo JSON report and the captures into a short text summary.
 func summarize(dir, rigName, filter string, wall time.Duration) (string, error) {
@@ -146,14 +146,14 @@ func summarize(dir, rigName, filter string, wall time.Duration) (string, error) 
 				if counts[l] == nil {
 					counts[l] = &labelCount{}
 				}
-				tally(counts[l], sr.State)
+				tally(counts[l], sr)
 			}
-			tally(&total, sr.State)
+			tally(&total, sr)
 		}
 	}
 	var w strings.Builder
 	fmt.Fprintf(&w, "rig %s, label filter %q, wall time %.1f s\n", rigName, filter, wall.Seconds())
-	fmt.Fprintf(&w, "%-16s %7s %7s %7s\n", "label", "passed", "failed", "skipped")
+	fmt.Fprintf(&w, "%-16s %7s %7s %7s %12s\n", "label", "passed", "failed", "skipped", "not selected")
 	names := make([]string, 0, len(counts))
 	for l := range counts {
 		names = append(names, l)
@@ -161,9 +161,9 @@ func summarize(dir, rigName, filter string, wall time.Duration) (string, error) 
 	sort.Strings(names)
 	for _, l := range names {
 		c := counts[l]
-		fmt.Fprintf(&w, "%-16s %7d %7d %7d\n", l, c.passed, c.failed, c.skipped)
+		fmt.Fprintf(&w, "%-16s %7d %7d %7d %12d\n", l, c.passed, c.failed, c.skipped, c.unselected)
 	}
-	fmt.Fprintf(&w, "%-16s %7d %7d %7d\n", "all specs", total.passed, total.failed, total.skipped)
+	fmt.Fprintf(&w, "%-16s %7d %7d %7d %12d\n", "all specs", total.passed, total.failed, total.skipped, total.unselected)
 	var files, bytes int64
 	_ = filepath.WalkDir(filepath.Join(dir, "captures"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -179,12 +179,16 @@ func summarize(dir, rigName, filter string, wall time.Duration) (string, error) 
 	return w.String(), nil
 }
 
-func tally(c *labelCount, s types.SpecState) {
-	switch {
+// tally counts one spec; a skip with a reason (Skip in a spec or its container) is
+// "skipped", a spec the label filter left out is "not selected".
+func tally(c *labelCount, sr types.SpecReport) {
+	switch s := sr.State; {
 	case s == types.SpecStatePassed:
 		c.passed++
 	case s.Is(types.SpecStateFailureStates):
 		c.failed++
+	case s == types.SpecStateSkipped && sr.Failure.Message == "":
+		c.unselected++
 	default:
 		c.skipped++
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	// RealTime paces the emulated buses in real time: each frame reaches its receivers at its
 	// end of frame, so a latency measured on the clock includes the wire time. Perf runs set it.
 	RealTime bool
+	// Spin, with RealTime, is how much of each of the buses' waits is spent polling the clock
+	// instead of sleeping (emu.Config.Spin): a timer wakes up late by up to a millisecond, and
+	// every frame that answers another would start that much late.
+	Spin time.Duration
 }
 
 func (o *Options) legacyOnly(d *rig.Device) bool {
@@ -194,7 +198,7 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		if o.RealTime {
 			pacing = emu.RealTime
 		}
-		cfg := emu.Config{Pacing: pacing, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
+		cfg := emu.Config{Pacing: pacing, Spin: o.Spin, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
 			Timing: bus.Timing{Nominal: b.Bitrate, Data: b.DataBitrate}}
 		eb, err := emu.New(cfg)
 		if err != nil {

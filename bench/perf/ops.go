@@ -277,19 +277,32 @@ func (m *meas) pollCycles() int {
 	if !ok {
 		return 0
 	}
-	tm := m.timing(m.busOf("can2"))
+	cycles := pollCycles(p.Frames(0), registered(m.sys), m.timing(m.busOf("can2")))
+	for _, c := range cycles {
+		// Legacy traffic: no crypto, no Web4 nodes; the floor counts every frame in the window.
+		m.rec.Add(latency.Sample{Operation: "poll-cycle", Start: c[0], End: c[1], Measured: c[1].Sub(c[0])})
+	}
+	return len(cycles)
+}
+
+// registered lists the module IDs the pack gave the rig's modules, in the rig's order.
+func registered(s *framework.System) []uint8 {
 	var ids []uint8
-	for _, mod := range m.sys.Modules {
+	for _, mod := range s.Modules {
 		if mod.ModuleID() == mod.Rig.ModuleID {
 			ids = append(ids, mod.Rig.ModuleID)
 		}
 	}
+	return ids
+}
+
+// pollCycles finds complete polling rounds over ids in frames: [start, end] of each.
+func pollCycles(frames []bus.Received, ids []uint8, tm bus.Timing) [][2]time.Time {
 	if len(ids) == 0 {
-		return 0
+		return nil
 	}
-	frames := p.Frames(0)
-	n := 0
-	for i := 0; i < len(frames); i++ {
+	var out [][2]time.Time
+	for i := range frames {
 		d, err := legacy.Decode(frames[i].Frame)
 		if err != nil {
 			continue
@@ -301,14 +314,16 @@ func (m *meas) pollCycles() int {
 		start := frames[i].Time.Add(-tm.Duration(&frames[i].Frame, bus.Exact))
 		next := 1
 		var end time.Time
-		for j := i + 1; j < len(frames); j++ {
+		for j := i + 1; j < len(frames) && end.IsZero(); j++ {
 			d, err := legacy.Decode(frames[j].Frame)
 			if err != nil {
 				continue
 			}
 			switch msg := d.Msg.(type) {
 			case *legacy.StatusRequest:
-				if next < len(ids) && msg.ModuleID == ids[next] {
+				if msg.ModuleID == ids[0] {
+					j = len(frames) // the next round began: this one is incomplete
+				} else if next < len(ids) && msg.ModuleID == ids[next] {
 					next++
 				}
 			case *legacy.CellComm1:
@@ -316,18 +331,12 @@ func (m *meas) pollCycles() int {
 					end = frames[j].Time
 				}
 			}
-			if !end.IsZero() {
-				break
-			}
 		}
-		if end.IsZero() || next != len(ids) {
-			continue
+		if !end.IsZero() {
+			out = append(out, [2]time.Time{start, end})
 		}
-		// Legacy traffic: no crypto, no Web4 nodes; the floor counts every frame in the window.
-		m.rec.Add(latency.Sample{Operation: "poll-cycle", Start: start, End: end, Measured: end.Sub(start)})
-		n++
 	}
-	return n
+	return out
 }
 
 // busOf is the rig's bus of that role's default name, or the first bus.

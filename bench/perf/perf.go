@@ -50,6 +50,9 @@ type Options struct {
 	// module count); Recovery key-loss recoveries (on distinct modules). 0 means the default,
 	// a negative value none.
 	Samples, Telemetry, Rare, Recovery int
+	// Spin is how much of each of the buses' real-time waits polls the clock instead of
+	// sleeping (framework.Options.Spin): more CPU, frames closer to their time.
+	Spin time.Duration
 }
 
 func pick(n, def int) int {
@@ -85,7 +88,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	began := time.Now()
 	sys, err := framework.Up(ctx, framework.Options{Rig: o.Rig, Name: "bench", ReportDir: o.ReportDir,
-		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: true, Boot: 30 * time.Second})
+		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: true, Spin: o.Spin, Boot: 30 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("perf: bring-up of rig %s: %w", o.Rig.Name, err)
 	}

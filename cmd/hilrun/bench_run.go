@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,8 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	recovery := fs.Int("recovery", perf.DefaultRecovery, "key-loss recoveries (one module each)")
 	profile := fs.String("profile", "rig", "cost profiles: rig (the rig file's) or zero")
 	label := fs.String("label", "", "the run's label in the report (a release, a commit)")
+	spin := fs.Duration("spin", time.Millisecond, "part of each real-time bus wait spent polling the clock instead of sleeping (CPU for timing fidelity)")
+	soak := fs.Duration("soak", 0, "instead of the latency run, let the rig (default rigs/emulated-full.yaml) run this long and report bus load, poll cycles, missed slot deadlines and the bench's CPU use")
 	verbose := fs.Bool("v", false, "log the devices at info level")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -50,6 +53,13 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 			return -1
 		}
 		return n
+	}
+	if *soak > 0 {
+		rigSet := false
+		fs.Visit(func(f *flag.Flag) { rigSet = rigSet || f.Name == "rig" })
+		if !rigSet {
+			*rigPath = "rigs/emulated-full.yaml"
+		}
 	}
 	r, err := rig.Load(*rigPath)
 	if err != nil {
@@ -65,10 +75,13 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", err)
 		return exitEnviron
 	}
+	if *soak > 0 {
+		return runSoak(ctx, env, r, *rigPath, *dir, *soak, *spin, log)
+	}
 	fmt.Fprintf(env.stdout, "hilrun bench: rig %s (%s), profiles %s, report in %s\n", r.Name, *rigPath, *profile, *dir)
 	res, runErr := perf.Run(ctx, perf.Options{Rig: r, ReportDir: *dir, Logger: log, Progress: env.stdout,
 		Images: &framework.Images{OutDir: filepath.Join(*dir, "images")}, Label: *label, Zero: *profile == "zero",
-		Samples: neg(*samples), Telemetry: neg(*telemetry), Rare: neg(*rare), Recovery: neg(*recovery)})
+		Spin: *spin, Samples: neg(*samples), Telemetry: neg(*telemetry), Rare: neg(*rare), Recovery: neg(*recovery)})
 	if res == nil {
 		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", runErr)
 		return exitEnviron
@@ -92,6 +105,27 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	}
 	if res.Report.SoftwareOnly() {
 		fmt.Fprintln(env.stdout, res.Report.SoftwareMessage())
+	}
+	return exitOK
+}
+
+// runSoak runs the rig for a while and prints what its buses carried; missed slot deadlines or
+// unanswered status requests exit 1.
+func runSoak(ctx context.Context, env *cli, r *rig.Rig, path, dir string, d, spin time.Duration, log *slog.Logger) int {
+	fmt.Fprintf(env.stdout, "hilrun bench --soak: rig %s (%s), %v in real time\n", r.Name, path, d)
+	res, err := perf.Soak(ctx, perf.SoakOptions{Rig: r, ReportDir: dir, Logger: log, Duration: d, Spin: spin,
+		Images: &framework.Images{OutDir: filepath.Join(dir, "images")}}, env.stdout)
+	if res == nil {
+		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", err)
+		return exitEnviron
+	}
+	res.Write(env.stdout)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", err)
+		return exitFailed
+	}
+	if res.SlotLate > 0 || res.Unanswered > 0 {
+		return exitFailed
 	}
 	return exitOK
 }

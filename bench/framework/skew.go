@@ -14,10 +14,16 @@ import (
 type skewedClock struct {
 	base   clock.Clock
 	offset atomic.Int64
+	spin   time.Duration // > 0: short waits end by polling the clock (Options.Spin)
 }
 
-func (c *skewedClock) Now() time.Time                       { return c.base.Now().Add(time.Duration(c.offset.Load())) }
-func (c *skewedClock) NewTimer(d time.Duration) clock.Timer { return c.base.NewTimer(d) }
+func (c *skewedClock) Now() time.Time { return c.base.Now().Add(time.Duration(c.offset.Load())) }
+func (c *skewedClock) NewTimer(d time.Duration) clock.Timer {
+	if c.spin > 0 && d <= spinTimerMax {
+		return newSpinTimer(c.base, c.spin, d)
+	}
+	return c.base.NewTimer(d)
+}
 
 // deviceClock returns the clock of a device, made on first use.
 func (s *System) deviceClock(name string) *skewedClock {
@@ -25,7 +31,7 @@ func (s *System) deviceClock(name string) *skewedClock {
 	defer s.mu.Unlock()
 	c, ok := s.clocks[name]
 	if !ok {
-		c = &skewedClock{base: s.Clock}
+		c = &skewedClock{base: s.Clock, spin: s.spin}
 		s.clocks[name] = c
 	}
 	return c

@@ -55,9 +55,10 @@ type Options struct {
 	// RealTime paces the emulated buses in real time: each frame reaches its receivers at its
 	// end of frame, so a latency measured on the clock includes the wire time. Perf runs set it.
 	RealTime bool
-	// Spin, with RealTime, is how much of each of the buses' waits is spent polling the clock
-	// instead of sleeping (emu.Config.Spin): a timer wakes up late by up to a millisecond, and
-	// every frame that answers another would start that much late.
+	// Spin, with RealTime, is how much of each of the buses' waits, and of the devices' short
+	// waits (their modelled crypto charges), is spent polling the clock instead of sleeping
+	// (emu.Config.Spin): a timer wakes up late by up to a millisecond, and every frame that
+	// answers another, every charge of a few microseconds, would take that much longer.
 	Spin time.Duration
 }
 
@@ -124,6 +125,7 @@ type System struct {
 	flashDir string            // flashed images and NVM files of programs
 	logDir   string            // programs' output
 	tempDirs []string
+	spin     time.Duration // Options.Spin with RealTime: device clocks spin short waits
 }
 
 // ErrUnsupported is returned for a rig feature this framework cannot bring up.
@@ -236,6 +238,9 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	s.tempDirs = append(s.tempDirs, stateDir)
 	s.runCtx, s.zero = runCtx, o.ZeroCost
+	if o.RealTime {
+		s.spin = o.Spin
+	}
 	if o.Programs {
 		if s.flashDir, err = os.MkdirTemp("", "hilrun-flash-"); err != nil {
 			return s, fmt.Errorf("framework: %w", err)

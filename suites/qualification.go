@@ -1,14 +1,17 @@
 package suites
 
 import (
+	"crypto/rand"
 	"errors"
-	"os"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/modbatt/hilrun/bench/flash"
 	"github.com/modbatt/hilrun/bench/framework"
+	"github.com/modbatt/hilrun/bench/rig"
 	"github.com/modbatt/hilrun/image"
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 // Release qualification: the image a device runs is the image that was built.
@@ -51,14 +54,62 @@ var _ = Describe("Qualification of the flashed images", Ordered, Label("qualific
 		Expect(image.Match(rep, b.Image)).To(Succeed())
 	})
 
-	It("has the emulated boot loader refuse a corrupted image", func() {
-		b := built("firmware")
-		data, err := os.ReadFile(b.Path)
-		Expect(err).NotTo(HaveOccurred())
-		data[len(data)/2] ^= 0x01
-		_, err = framework.FlashEmulated(b.Image, data)
-		Expect(err).To(MatchError(image.ErrMismatch))
-		_, err = framework.FlashEmulated(b.Image, data[:len(data)-1])
-		Expect(err).To(MatchError(image.ErrMismatch), "a truncated image")
+	Context("flashing through the device's own method", func() {
+		var (
+			dev *rig.Device
+			img flash.Image
+		)
+		BeforeEach(func() {
+			built("firmware")
+			for i := range sys().Rig.Devices {
+				if d := &sys().Rig.Devices[i]; d.Image == "firmware" {
+					dev = d
+					break
+				}
+			}
+			Expect(dev).NotTo(BeNil(), "the rig has no device running the firmware image")
+			var err error
+			img, err = sys().SignedImage("firmware")
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		It("boots the signed release image and reports it", func(ctx SpecContext) {
+			got, data, err := sys().Flash(ctx, dev, img)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.Hash).To(Equal(img.ID.Hash))
+			Expect(got.Version).To(Equal(img.ID.Version))
+			Expect(data).To(Equal(img.Bytes))
+		})
+
+		It("refuses an unsigned image", func(ctx SpecContext) {
+			img.Sig = nil
+			_, _, err := sys().Flash(ctx, dev, img)
+			Expect(err).To(MatchError(flash.ErrUnsigned))
+		})
+
+		It("refuses an image signed by another key", func(ctx SpecContext) {
+			other, err := suite.GenerateKey(rand.Reader)
+			Expect(err).NotTo(HaveOccurred())
+			img, err = flash.SignImage(other, img)
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = sys().Flash(ctx, dev, img)
+			Expect(err).To(MatchError(flash.ErrBadSignature))
+		})
+
+		It("refuses a corrupted image", func(ctx SpecContext) {
+			img.Bytes = append([]byte(nil), img.Bytes...)
+			img.Bytes[len(img.Bytes)/2] ^= 0x01
+			_, _, err := sys().Flash(ctx, dev, img)
+			Expect(err).To(MatchError(flash.ErrCorrupt))
+		})
+
+		It("refuses another device's image", func(ctx SpecContext) {
+			gw, err := sys().SignedImage("gateway")
+			if err != nil {
+				Skip("the gateway image was not built: " + err.Error())
+			}
+			_, _, err = sys().Flash(ctx, dev, gw)
+			Expect(err).To(MatchError(flash.ErrWrongImage))
+		})
 	})
 })

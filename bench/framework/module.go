@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/modbatt/hilrun/bench/rig"
@@ -22,6 +21,7 @@ type Module struct {
 	*module.Device
 	Rig     rig.Device
 	Flashed image.Image // what the emulated boot loader booted (Version Unbuilt when nothing was built)
+	flashed []byte      // the bytes the device holds
 	busName string
 	prof    mcu.Profile
 	// LegacyOnly runs the module without its Web4 side (a module with the old firmware).
@@ -52,11 +52,11 @@ func (s *System) startModule(d *rig.Device, legacyOnly bool) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.flash(d)
+	img, data, err := s.flash(s.runCtx, d)
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{Rig: *d, busName: busName, Flashed: img, prof: prof, LegacyOnly: legacyOnly}
+	m := &Module{Rig: *d, busName: busName, Flashed: img, flashed: data, prof: prof, LegacyOnly: legacyOnly}
 	return m, m.start(s)
 }
 
@@ -80,44 +80,6 @@ func (m *Module) start(s *System) error {
 	m.Device = dev
 	s.power(m.Name(), dev.Run, closer([]*emu.Endpoint{ep}, st))
 	return nil
-}
-
-// flash runs the device's flashing method with the image built for it and returns the
-// identity of what the device will boot.
-func (s *System) flash(d *rig.Device) (image.Image, error) {
-	if d.Image == "" {
-		return image.Image{}, nil
-	}
-	built, ok := s.Images[d.Image]
-	if !ok {
-		// The image's package has not landed: the in-process device still runs, and
-		// qualification knows from Missing that nothing was built or flashed.
-		return image.Image{Name: d.Image, Version: Unbuilt, Commit: "unknown"}, nil
-	}
-	if m := d.Flash.Method; m != "" && m != rig.FlashEmulated && m != rig.FlashNone {
-		return image.Image{}, fmt.Errorf("%w: device %s flash method %s with in-process devices", ErrUnsupported, d.Name, m)
-	}
-	data, err := os.ReadFile(built.Path)
-	if err != nil {
-		return image.Image{}, fmt.Errorf("framework: flash %s: %w", d.Name, err)
-	}
-	img, err := FlashEmulated(built.Image, data)
-	if err != nil {
-		return image.Image{}, fmt.Errorf("framework: flash %s: %w", d.Name, err)
-	}
-	return img, nil
-}
-
-// Unbuilt is the version in-process devices report when their image could not be built.
-const Unbuilt = "unbuilt"
-
-// FlashEmulated is the emulated boot loader: it boots bytes only if they are the built
-// image, and reports the identity of what it booted.
-func FlashEmulated(built image.Image, data []byte) (image.Image, error) {
-	if err := built.Verify(data); err != nil {
-		return image.Image{}, err
-	}
-	return image.FromBytes(built.Name, built.Version, built.Commit, data), nil
 }
 
 // waitAnnounce waits for the module's power-on announcement (0x500 from its unique ID) on

@@ -19,9 +19,10 @@ type Pack struct {
 	Flashed image.Image
 	// Events carries the pack's legacy events (registrations, timeouts, link loss …); events
 	// are dropped while it is full.
-	Events chan pack.Event
-	buses  [2]string
-	prof   mcu.Profile
+	Events  chan pack.Event
+	flashed []byte
+	buses   [2]string
+	prof    mcu.Profile
 }
 
 // Name is the device's name in the rig file.
@@ -50,11 +51,11 @@ func (s *System) startPack(d *rig.Device) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.flash(d)
+	img, data, err := s.flash(s.runCtx, d)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pack{Rig: *d, Flashed: img, Events: make(chan pack.Event, 1024), buses: [2]string{names[0], names[1]}, prof: prof}
+	p := &Pack{Rig: *d, Flashed: img, flashed: data, Events: make(chan pack.Event, 1024), buses: [2]string{names[0], names[1]}, prof: prof}
 	return p, p.start(s)
 }
 

@@ -39,23 +39,14 @@ func (s *System) serveBuses() error {
 	return nil
 }
 
-// flashProgram is the emulated flashing of a device that runs as a program: the built bytes,
-// checked by the boot loader, are written to the device's own flash file, which is what runs.
-func (s *System) flashProgram(d *rig.Device) (string, error) {
-	built, ok := s.Images[d.Image]
-	if !ok {
-		return "", fmt.Errorf("%w: %s cannot run as a program: %v", ErrImageMissing, d.Name, s.Missing["image "+d.Image])
+// writeFlash writes the bytes a device holds to its flash file, which is what runs.
+func (s *System) writeFlash(name string, data []byte) (string, error) {
+	if len(data) == 0 {
+		return "", fmt.Errorf("%w: %s holds no image", ErrImageMissing, name)
 	}
-	data, err := os.ReadFile(built.Path)
-	if err != nil {
-		return "", fmt.Errorf("framework: flash %s: %w", d.Name, err)
-	}
-	if _, err := FlashEmulated(built.Image, data); err != nil {
-		return "", fmt.Errorf("framework: flash %s: %w", d.Name, err)
-	}
-	path := filepath.Join(s.flashDir, d.Name)
+	path := filepath.Join(s.flashDir, name)
 	if err := os.WriteFile(path, data, 0o755); err != nil {
-		return "", fmt.Errorf("framework: flash %s: %w", d.Name, err)
+		return "", fmt.Errorf("framework: flash %s: %w", name, err)
 	}
 	return path, nil
 }
@@ -98,7 +89,7 @@ func programProfile(d *rig.Device, def string, zero bool) string {
 }
 
 func (m *Module) startProgram(s *System) error {
-	path, err := s.flashProgram(&m.Rig)
+	path, err := s.writeFlash(m.Name(), m.flashed)
 	if err != nil {
 		return err
 	}
@@ -117,7 +108,7 @@ func (m *Module) startProgram(s *System) error {
 }
 
 func (p *Pack) startProgram(s *System) error {
-	path, err := s.flashProgram(&p.Rig)
+	path, err := s.writeFlash(p.Name(), p.flashed)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/modbatt/hilrun/nvm"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 // Options say which rig to bring up and where its traces go.
@@ -52,6 +53,8 @@ type Options struct {
 	// them only through the buses, the app and the authority: device hooks (Stats, fault
 	// injection) are not available (System.Programs says so).
 	Programs bool
+	// SigningKey is the release key images are signed with; nil makes one per bring-up.
+	SigningKey *suite.PrivateKey
 	// RealTime paces the emulated buses in real time: each frame reaches its receivers at its
 	// end of frame, so a latency measured on the clock includes the wire time. Perf runs set it.
 	RealTime bool
@@ -100,6 +103,9 @@ type System struct {
 	// Missing lists what the rig names but this tree cannot run yet, with the reason; specs
 	// that need one of them are not written until it lands.
 	Missing map[string]error
+	// SigningKey signs the images this bring-up flashes (a release key made per bring-up
+	// unless Options.SigningKey names one); the emulated boot loaders trust its public half.
+	SigningKey *suite.PrivateKey
 	// Reports are the boot reports (L1 image announces) that reached the app, by entity.
 	Reports map[string]*message.Announce
 	// Programs is true when the devices run as separate programs.
@@ -167,6 +173,11 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}()
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if s.SigningKey = o.SigningKey; s.SigningKey == nil {
+		if s.SigningKey, err = suite.GenerateKey(rand.Reader); err != nil {
+			return s, fmt.Errorf("framework: release key: %w", err)
+		}
+	}
 
 	// Images first: a build failure is the first thing a release engineer must see.
 	for _, d := range o.Rig.Devices {

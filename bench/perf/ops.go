@@ -10,6 +10,7 @@ import (
 	"github.com/modbatt/hilrun/bench/latency"
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/legacy"
+	"github.com/modbatt/hilrun/mcu"
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
@@ -59,10 +60,7 @@ func (m *meas) all(ctx context.Context) error {
 		}},
 		{"pairing-module", func(ctx context.Context) (int, error) {
 			for i, mod := range mods {
-				if err := m.one(ctx, "pairing-module", "", func(ctx context.Context) error {
-					_, err := s.App.PairModule(ctx, PairingContext, mod.EntityID())
-					return err
-				}, pack, mod.Rig.ModuleID); err != nil {
+				if err := m.pairModule(ctx, mod); err != nil {
 					return i, fmt.Errorf("%s: %w", mod.Name(), err)
 				}
 			}
@@ -124,6 +122,63 @@ func (m *meas) one(ctx context.Context, op, variant string, fn func(context.Cont
 	}
 	m.end(op, variant, start, nodes...)
 	return nil
+}
+
+// pairModule measures a module's pairing and, inside it, the L6 pairing validation: from the
+// start of the module's handshake completion on the module bus (after its completion MAC)
+// through the pack's signed completion to the app, until the app has the authority's
+// acceptance. Its compute is what the devices charged from the moment the module's
+// completion was seen on the bus.
+func (m *meas) pairModule(ctx context.Context, mod *framework.Module) error {
+	p2, ok := m.sys.Probe(m.busOf("can2"))
+	if !ok {
+		return errors.New("no probe on the module bus")
+	}
+	pack := m.sys.Pack.Addr()
+	type snap struct {
+		r    bus.Received
+		pack []mcu.Tally
+		mod  []mcu.Tally
+	}
+	seen := make(chan snap, 1)
+	var l6 *snap
+	err := m.one(ctx, "pairing-module", "", func(ctx context.Context) error {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			r, _, err := p2.Wait(wctx, p2.Mark(), "the module's handshake completion", func(f bus.Frame) bool {
+				id, err := canid.Decode(f.ID, f.Extended)
+				return err == nil && id.Type == canid.TypeCompletion && id.Src == mod.Rig.ModuleID && id.Dst == pack
+			})
+			if err == nil {
+				seen <- snap{r: r, pack: m.packMeter.Tallies(), mod: mod.Compute()}
+			}
+		}()
+		_, err := m.sys.App.PairModule(ctx, PairingContext, mod.EntityID())
+		if err == nil {
+			select {
+			case sn := <-seen:
+				end := m.clk.Now()
+				l6 = &sn
+				s := latency.Sample{Operation: "l6-validation", Variant: "module", Start: sn.r.Time.Add(-m.timing(m.busOf("can2")).Duration(&sn.r.Frame, bus.Exact)),
+					End: end, Nodes: []uint8{canid.AddrApp, pack, mod.Rig.ModuleID}}
+				s.Measured = s.End.Sub(s.Start)
+				if t := diff(m.packMeter.Tallies(), sn.pack); len(t) > 0 {
+					s.Compute = append(s.Compute, latency.ComputeOf(m.sys.Pack.Name(), latency.RolePack, m.sys.Pack.Profile(), t))
+				}
+				if t := diff(mod.Compute(), sn.mod); len(t) > 0 {
+					s.Compute = append(s.Compute, latency.ComputeOf(mod.Name(), latency.RoleModule, mod.Profile(), t))
+				}
+				m.rec.Add(s)
+			default:
+			}
+		}
+		return err
+	}, pack, mod.Rig.ModuleID)
+	if err == nil && l6 == nil {
+		return errors.New("the module's handshake completion was not seen on the bus")
+	}
+	return err
 }
 
 // commandClasses are the L5 command classes, each with a valid command; emergency isolate

@@ -42,7 +42,9 @@ func legacyAt(t *testing.T, t0 time.Time, ms int, m legacy.Message, id uint8) bu
 
 func TestPollCyclesAndSlots(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	req := func(ms int, id uint8) bus.Received { return legacyAt(t, t0, ms, &legacy.StatusRequest{ModuleID: id}, id) }
+	req := func(ms int, id uint8) bus.Received {
+		return legacyAt(t, t0, ms, &legacy.StatusRequest{ModuleID: id}, id)
+	}
 	ans := func(ms int, id uint8) bus.Received { return legacyAt(t, t0, ms, &legacy.CellComm1{}, id) }
 	frames := []bus.Received{
 		ans(5, 2),                // an answer before any round: ignored

@@ -127,8 +127,10 @@ func (m *meas) one(ctx context.Context, op, variant string, fn func(context.Cont
 // pairModule measures a module's pairing and, inside it, the L6 pairing validation: from the
 // start of the module's handshake completion on the module bus (after its completion MAC)
 // through the pack's signed completion to the app, until the app has the authority's
-// acceptance. Its compute is what the devices charged from the moment the module's
-// completion was seen on the bus.
+// acceptance. Its compute is what the pack charged from the moment the module's completion
+// was seen on the bus (its signed completion); the module's completion MAC precedes the
+// window, and what the module charges after it (its first records under the new pairing) is
+// not on the path.
 func (m *meas) pairModule(ctx context.Context, mod *framework.Module) error {
 	p2, ok := m.sys.Probe(m.busOf("can2"))
 	if !ok {
@@ -138,7 +140,6 @@ func (m *meas) pairModule(ctx context.Context, mod *framework.Module) error {
 	type snap struct {
 		r    bus.Received
 		pack []mcu.Tally
-		mod  []mcu.Tally
 	}
 	seen := make(chan snap, 1)
 	var l6 *snap
@@ -151,7 +152,7 @@ func (m *meas) pairModule(ctx context.Context, mod *framework.Module) error {
 				return err == nil && id.Type == canid.TypeCompletion && id.Src == mod.Rig.ModuleID && id.Dst == pack
 			})
 			if err == nil {
-				seen <- snap{r: r, pack: m.packMeter.Tallies(), mod: mod.Compute()}
+				seen <- snap{r: r, pack: m.packMeter.Tallies()}
 			}
 		}()
 		_, err := m.sys.App.PairModule(ctx, PairingContext, mod.EntityID())
@@ -165,9 +166,6 @@ func (m *meas) pairModule(ctx context.Context, mod *framework.Module) error {
 				s.Measured = s.End.Sub(s.Start)
 				if t := diff(m.packMeter.Tallies(), sn.pack); len(t) > 0 {
 					s.Compute = append(s.Compute, latency.ComputeOf(m.sys.Pack.Name(), latency.RolePack, m.sys.Pack.Profile(), t))
-				}
-				if t := diff(mod.Compute(), sn.mod); len(t) > 0 {
-					s.Compute = append(s.Compute, latency.ComputeOf(mod.Name(), latency.RoleModule, mod.Profile(), t))
 				}
 				m.rec.Add(s)
 			default:

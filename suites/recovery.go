@@ -16,7 +16,7 @@ import (
 
 // timingSlack is how late a real-time deadline of an emulated device may be seen on a
 // loaded machine; on a hardware rig the same specs hold the devices to it too.
-const timingSlack = 500 * time.Millisecond
+const timingSlack = time.Second
 
 // appKeepsPack sends the legacy app command (0x400, contactor request) every 100 ms on the
 // app bus until ctx ends, and returns when the last one went out.

@@ -99,6 +99,10 @@ func CapabilityMap() map[string]Model {
 			Floor: 3520 * time.Microsecond, Frames: 11,
 			Basis: "one module's telemetry record; modules answer one after another, so a cycle is at least one",
 		},
+		"poll-slot": {
+			Floor: 1600 * time.Microsecond, Frames: 5,
+			Basis: "legacy poll, no crypto: a status request and the four answers (0x502, 0x503, 0x504, 0x507), extended frames of at most 8 bytes",
+		},
 	}
 }
 

@@ -89,6 +89,7 @@ func (m *meas) all(ctx context.Context) error {
 			return n, nil
 		}},
 		{"poll-cycle", func(context.Context) (int, error) { return m.pollCycles(), nil }},
+		{"poll-slot", func(context.Context) (int, error) { return m.pollSlots(), nil }},
 	}
 	var errs []error
 	for _, st := range steps {
@@ -336,6 +337,41 @@ func (m *meas) pollCycles() int {
 		m.rec.Add(latency.Sample{Operation: "poll-cycle", Start: c[0], End: c[1], Measured: c[1].Sub(c[0])})
 	}
 	return len(cycles)
+}
+
+// pollSlots takes the pack's poll slots from the module bus: the time from one status request to
+// the next. The pack polls one module per slot, so the slot, not the cycle, has a fixed deadline
+// (100 ms); a cycle lasts one slot per module by design.
+func (m *meas) pollSlots() int {
+	p, ok := m.sys.Probe(m.busOf("can2"))
+	if !ok {
+		return 0
+	}
+	slots := pollSlots(p.Frames(0))
+	for _, sl := range slots {
+		m.rec.Add(latency.Sample{Operation: "poll-slot", Start: sl[0], End: sl[1], Measured: sl[1].Sub(sl[0])})
+	}
+	return len(slots)
+}
+
+// pollSlots returns [request, next request] for each pair of consecutive status requests.
+func pollSlots(frames []bus.Received) [][2]time.Time {
+	var out [][2]time.Time
+	var last time.Time
+	for i := range frames {
+		d, err := legacy.Decode(frames[i].Frame)
+		if err != nil {
+			continue
+		}
+		if _, ok := d.Msg.(*legacy.StatusRequest); !ok {
+			continue
+		}
+		if !last.IsZero() {
+			out = append(out, [2]time.Time{last, frames[i].Time})
+		}
+		last = frames[i].Time
+	}
+	return out
 }
 
 // registered lists the module IDs the pack gave the rig's modules, in the rig's order.

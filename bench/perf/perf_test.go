@@ -63,6 +63,10 @@ func TestPollCyclesAndSlots(t *testing.T) {
 	if got, want := cycles[0][1].Sub(cycles[0][0]), 111*time.Millisecond+d; got != want {
 		t.Errorf("cycle = %v, want %v (request start to last answer)", got, want)
 	}
+	slots := pollSlots(frames)
+	if len(slots) != 4 || slots[2][1].Sub(slots[2][0]) != 150*time.Millisecond {
+		t.Errorf("slots = %v", slots)
+	}
 	var r SoakResult
 	r.slots(frames, 100*time.Millisecond)
 	if r.Slots != 5 || r.SlotLate != 1 || r.Unanswered != 1 || r.WorstSlot != 150*time.Millisecond {

@@ -43,6 +43,13 @@ type Config struct {
 	// Timeout bounds each wait of a flow on the bus (an announce, a completion); default 60 s
 	// of the app's clock.
 	Timeout time.Duration
+	// PairingValidity is the validity the app asks the authority for in each pairing it
+	// issues; 0: the authority's default.
+	PairingValidity time.Duration
+	// NoAutoRenew turns off the automatic renewal of pairings (R2): by default, while Run
+	// runs, the app re-pairs each pairing it set up when less than 10 % of its validity
+	// remains or 5 minutes before it expires, whichever comes first.
+	NoAutoRenew bool
 }
 
 // App is the host app.
@@ -59,6 +66,11 @@ type App struct {
 	bindings map[string]string // "a|b" entity pair → binding ID
 	pairings map[string]string // entity ID of the pack's partner (or the pack for app×pack) → pairing ID
 	certs    map[string][]byte // the same key → the last pairing certificate
+
+	renewals  map[string]*renewal // the same key → the pairing to renew
+	renewWake chan struct{}       // a renewal was added or replaced
+	armedKey  string              // the renewal the renewal loop waits for
+	armedAt   time.Time
 }
 
 // New makes the app. It asks the authority for its key.
@@ -86,7 +98,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app: authority key: %w", err)
 	}
 	a := &App{cfg: cfg, auth: key, log: cfg.Logger, waiters: map[int]func(session.Event) bool{},
-		bindings: map[string]string{}, pairings: map[string]string{}, certs: map[string][]byte{}}
+		bindings: map[string]string{}, pairings: map[string]string{}, certs: map[string][]byte{},
+		renewals: map[string]*renewal{}, renewWake: make(chan struct{}, 1)}
 	a.eng, err = session.New(session.Config{
 		Identity: session.Identity{EntityID: cfg.EntityID, Role: message.RoleApp, Addr: canid.AddrApp, Access: a.Access()},
 		Endpoint: cfg.Endpoint, Clock: cfg.Clock, Rand: cfg.Rand, Store: cfg.Store, Authority: key,
@@ -116,11 +129,15 @@ func (a *App) DeviceAccess(d Device) message.AccessData {
 	return message.AccessData{Type: "can", ChainID: a.cfg.ChainID, DeviceID: d.EntityID, Endpoint: fmt.Sprintf("0x%02x", d.Addr)}
 }
 
-// Run runs the engine and the event dispatch until ctx ends.
+// Run runs the engine, the event dispatch and (unless Config.NoAutoRenew) the renewal of
+// pairings until ctx ends.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go a.dispatch(ctx)
+	if !a.cfg.NoAutoRenew {
+		go a.renewLoop(ctx)
+	}
 	return a.eng.Run(ctx)
 }
 

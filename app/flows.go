@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/modbatt/hilrun/authority"
 	"github.com/modbatt/hilrun/protocol/canid"
@@ -174,7 +175,8 @@ func (a *App) PairModule(ctx context.Context, context, entity string) (string, e
 }
 
 func (a *App) pair(ctx context.Context, pctx string, ents [2]string, key string, relayed bool) (string, error) {
-	r, err := a.cfg.Authority.IssuePairing(ctx, authority.IssuePairingRequest{Context: pctx, Entities: ents})
+	r, err := a.cfg.Authority.IssuePairing(ctx, authority.IssuePairingRequest{Context: pctx, Entities: ents,
+		ValiditySeconds: int64(a.cfg.PairingValidity / time.Second)})
 	if err != nil {
 		return "", fmt.Errorf("app: issue pairing %s×%s: %w", ents[0], ents[1], err)
 	}
@@ -214,6 +216,14 @@ func (a *App) pair(ctx context.Context, pctx string, ents [2]string, key string,
 	a.pairings[key] = r.PairingID
 	a.certs[key] = cert
 	a.mu.Unlock()
+	from, err1 := time.Parse(time.RFC3339, r.CreatedAt)
+	to, err2 := time.Parse(time.RFC3339, r.ExpiresAt)
+	if err1 != nil || err2 != nil {
+		a.log.Warn("app: pairing without a readable validity, not renewed", "pairing", r.PairingID,
+			"created_at", r.CreatedAt, "expires_at", r.ExpiresAt)
+	} else {
+		a.track(&renewal{key: key, pctx: pctx, ents: ents, relayed: relayed, validFrom: from, expiresAt: to})
+	}
 	return r.PairingID, nil
 }
 
@@ -247,6 +257,7 @@ func (a *App) Recover(ctx context.Context, entity, pctx string) error {
 	}
 	a.mu.Lock()
 	delete(a.pairings, entity)
+	delete(a.renewals, entity)
 	delete(a.bindings, pairKey(a.cfg.Pack.EntityID, entity))
 	a.mu.Unlock()
 	if _, err := a.BindModule(ctx, entity); err != nil {

@@ -38,10 +38,12 @@ type system struct {
 	ctx        context.Context
 }
 
-func newSystem(t *testing.T, n int) *system {
+func newSystem(t *testing.T, n int) *system { return newSystemOn(t, n, clock.Real{}, nil) }
+
+// newSystemOn is newSystem on a clock, with the app's configuration adjusted by tweak (if set).
+func newSystemOn(t *testing.T, n int, clk clock.Clock, tweak func(*app.Config)) *system {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	clk := clock.Real{}
 	s := &system{t: t, clk: clk, ctx: ctx}
 	var err error
 	for _, b := range []**emu.Bus{&s.can1, &s.can2} {
@@ -71,9 +73,13 @@ func newSystem(t *testing.T, n int) *system {
 		d := app.Device{EntityID: fmt.Sprintf("BM-%04d", i), Addr: uint8(i)}
 		devs, addrs = append(devs, d), append(addrs, d.Addr)
 	}
-	s.app, err = app.New(ctx, app.Config{API: api, Endpoint: s.can1.Join("app"), Clock: clk, Rand: rand.Reader,
+	cfg := app.Config{API: api, Endpoint: s.can1.Join("app"), Clock: clk, Rand: rand.Reader,
 		Store: session.NewMemStore(), Authority: &authority.Client{BaseURL: authSrv.URL},
-		Pack: app.Device{EntityID: "PC-0001", Addr: canid.AddrPack}, Modules: devs})
+		Pack: app.Device{EntityID: "PC-0001", Addr: canid.AddrPack}, Modules: devs}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s.app, err = app.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,36 +168,13 @@ func (c *Conn) loop(ctx context.Context, frames <-chan bus.Received, rerr <-chan
 		}
 		close(c.done)
 	}()
-	var (
-		timer clock.Timer
-		armed time.Time // deadline the timer is set for; zero when not armed
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	wake := clock.NewDeadline(c.clk)
+	defer wake.Stop()
 	for {
 		c.mu.Lock()
 		dl, ok := c.node.NextDeadline()
 		c.mu.Unlock()
-		var tick <-chan time.Time
-		switch {
-		case ok && dl.Equal(armed):
-			tick = timer.C()
-		case ok:
-			d := dl.Sub(c.clk.Now())
-			if timer == nil {
-				timer = c.clk.NewTimer(d)
-			} else {
-				timer.Stop()
-				timer.Reset(d)
-			}
-			armed, tick = dl, timer.C()
-		case timer != nil && !armed.IsZero():
-			timer.Stop()
-			armed = time.Time{}
-		}
+		tick := wake.C(dl, ok)
 		select {
 		case <-ctx.Done():
 			return
@@ -223,7 +200,7 @@ func (c *Conn) loop(ctx context.Context, frames <-chan bus.Received, rerr <-chan
 			waiters[req.msg.ID.Encode()] = req.res
 			c.apply(ctx, out, waiters)
 		case <-tick:
-			armed = time.Time{}
+			wake.Fired()
 			c.mu.Lock()
 			out := c.node.Tick(c.clk.Now())
 			c.mu.Unlock()

@@ -333,32 +333,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancel()
 	defer e.failAcks()
 	e.boot()
-	var timer clock.Timer
-	var armed time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	wake := clock.NewDeadline(e.clk)
+	defer wake.Stop()
 	for {
 		dl, ok := e.pairingDeadline()
-		var tick <-chan time.Time
-		switch {
-		case ok && dl.Equal(armed) && timer != nil:
-			tick = timer.C()
-		case ok:
-			d := dl.Sub(e.clk.Now())
-			if timer == nil {
-				timer = e.clk.NewTimer(d)
-			} else {
-				timer.Stop()
-				timer.Reset(d)
-			}
-			armed, tick = dl, timer.C()
-		case timer != nil && !armed.IsZero():
-			timer.Stop()
-			armed = time.Time{}
-		}
+		tick := wake.C(dl, ok)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -369,7 +348,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case f := <-e.reqs:
 			f()
 		case <-tick:
-			armed = time.Time{}
+			wake.Fired()
 			e.expirePairings()
 		}
 	}

@@ -16,32 +16,11 @@ import (
 // ask, and hands whole messages to the protocol goroutine without ever waiting for it.
 func (e *Engine) transport(ctx context.Context) {
 	defer e.failSends()
-	var timer clock.Timer
-	var armed time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	wake := clock.NewDeadline(e.clk)
+	defer wake.Stop()
 	for {
 		dl, ok := e.isotpDeadline()
-		var tick <-chan time.Time
-		switch {
-		case ok && dl.Equal(armed) && timer != nil:
-			tick = timer.C()
-		case ok:
-			d := dl.Sub(e.clk.Now())
-			if timer == nil {
-				timer = e.clk.NewTimer(d)
-			} else {
-				timer.Stop()
-				timer.Reset(d)
-			}
-			armed, tick = dl, timer.C()
-		case timer != nil && !armed.IsZero():
-			timer.Stop()
-			armed = time.Time{}
-		}
+		tick := wake.C(dl, ok)
 		select {
 		case <-ctx.Done():
 			return
@@ -56,7 +35,7 @@ func (e *Engine) transport(ctx context.Context) {
 				e.queue(m)
 			}
 		case <-tick:
-			armed = time.Time{}
+			wake.Fired()
 			now := e.clk.Now()
 			e.apply(e.node.Tick(now), e.node)
 			for _, n := range e.proxies {

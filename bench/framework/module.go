@@ -7,7 +7,6 @@ import (
 
 	"github.com/modbatt/hilrun/bench/rig"
 	"github.com/modbatt/hilrun/bus"
-	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/firmware/module"
 	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/legacy"
@@ -45,23 +44,33 @@ func (s *System) startModule(d *rig.Device, legacyOnly bool) (*Module, error) {
 	if len(d.Buses) > 0 {
 		busName = d.Buses[0]
 	}
-	if _, ok := s.buses[busName]; !ok {
+	if _, ok := s.links[busName]; !ok {
 		return nil, fmt.Errorf("framework: module %s: bus %q is not a bus of the rig", d.Name, busName)
 	}
 	prof, err := profile(d, mcu.ATmega64M1(), s.zero)
 	if err != nil {
 		return nil, err
 	}
-	img, data, err := s.flash(s.runCtx, d)
-	if err != nil {
+	m := &Module{Rig: *d, busName: busName, prof: prof, LegacyOnly: legacyOnly}
+	if IsHardware(d) {
+		m.Flashed, err = s.startHardware(s.runCtx, d)
+		return m, err
+	}
+	if m.Flashed, m.flashed, err = s.flash(s.runCtx, d); err != nil {
 		return nil, err
 	}
-	m := &Module{Rig: *d, busName: busName, Flashed: img, flashed: data, prof: prof, LegacyOnly: legacyOnly}
 	return m, m.start(s)
 }
 
 // start powers the module on.
 func (m *Module) start(s *System) error {
+	if IsHardware(&m.Rig) {
+		if err := s.switchPower(s.runCtx, m.Name(), true); err != nil {
+			return err
+		}
+		s.markPowered(m.Name())
+		return nil
+	}
 	if s.Programs {
 		return m.startProgram(s)
 	}
@@ -69,16 +78,20 @@ func (m *Module) start(s *System) error {
 	if err != nil {
 		return err
 	}
-	ep := s.buses[m.busName].Join(m.Name())
+	ep, err := s.links[m.busName].joinDevice(s.runCtx, m.Name())
+	if err != nil {
+		st.Close()
+		return err
+	}
 	dev, err := module.New(module.Config{Clock: s.deviceClock(m.Name()), Bus: ep, NVM: st, Logger: s.log.With("device", m.Name()),
 		Profile: m.prof, Image: m.Flashed, UniqueID: m.Rig.UniqueID, Cells: m.Rig.Cells, Seed: uint64(m.Rig.Seed),
 		EntityID: m.Name(), Authority: s.Authority.PublicKey(), NoWeb4: m.LegacyOnly})
 	if err != nil {
-		closer([]*emu.Endpoint{ep}, st)()
+		closer([]bus.Endpoint{ep}, st)()
 		return fmt.Errorf("framework: module %s: %w", m.Name(), err)
 	}
 	m.Device = dev
-	s.power(m.Name(), dev.Run, closer([]*emu.Endpoint{ep}, st))
+	s.power(m.Name(), dev.Run, closer([]bus.Endpoint{ep}, st))
 	return nil
 }
 
@@ -100,9 +113,10 @@ func (m *Module) waitAnnounce(ctx context.Context, p *Probe, mark int) error {
 	return nil
 }
 
-// checkImage checks the image the module's boot stage reports against the one flashed.
+// checkImage checks the image the module's boot stage reports against the one flashed (on
+// the device itself; a program's or real module's report is checked when it reaches the app).
 func (m *Module) checkImage() error {
-	if m.Flashed.Version == "" || m.Flashed.Version == Unbuilt {
+	if m.Device == nil || m.Flashed.Version == "" || m.Flashed.Version == Unbuilt {
 		return nil
 	}
 	rep, err := m.BootReport()
@@ -118,7 +132,7 @@ func (m *Module) checkImage() error {
 // waitRegisteredFrom waits until the pack has registered the module at its rig ID: on the
 // device itself in-process, on the bus (from position mark) for a program.
 func (m *Module) waitRegisteredFrom(ctx context.Context, s *System, mark int) error {
-	if s.Programs {
+	if m.Device == nil { // a program or real silicon: seen only on the bus
 		return m.waitRegistration(ctx, s.probes[m.busName], mark)
 	}
 	return m.waitRegistered(ctx)

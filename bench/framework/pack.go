@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/modbatt/hilrun/bench/rig"
-	"github.com/modbatt/hilrun/bus/emu"
+	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/gateway/pack"
 	"github.com/modbatt/hilrun/image"
 	"github.com/modbatt/hilrun/mcu"
@@ -43,7 +43,7 @@ func (s *System) startPack(d *rig.Device) (*Pack, error) {
 		names = []string{"can1", "can2"}
 	}
 	for _, n := range names[:2] {
-		if _, ok := s.buses[n]; !ok {
+		if _, ok := s.links[n]; !ok {
 			return nil, fmt.Errorf("framework: pack %s: bus %q is not a bus of the rig", d.Name, n)
 		}
 	}
@@ -51,16 +51,26 @@ func (s *System) startPack(d *rig.Device) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, data, err := s.flash(s.runCtx, d)
-	if err != nil {
+	p := &Pack{Rig: *d, Events: make(chan pack.Event, 1024), buses: [2]string{names[0], names[1]}, prof: prof}
+	if IsHardware(d) {
+		p.Flashed, err = s.startHardware(s.runCtx, d)
+		return p, err
+	}
+	if p.Flashed, p.flashed, err = s.flash(s.runCtx, d); err != nil {
 		return nil, err
 	}
-	p := &Pack{Rig: *d, Flashed: img, flashed: data, Events: make(chan pack.Event, 1024), buses: [2]string{names[0], names[1]}, prof: prof}
 	return p, p.start(s)
 }
 
 // start powers the pack on.
 func (p *Pack) start(s *System) error {
+	if IsHardware(&p.Rig) {
+		if err := s.switchPower(s.runCtx, p.Name(), true); err != nil {
+			return err
+		}
+		s.markPowered(p.Name())
+		return nil
+	}
 	if s.Programs {
 		return p.startProgram(s)
 	}
@@ -68,8 +78,18 @@ func (p *Pack) start(s *System) error {
 	if err != nil {
 		return err
 	}
-	e1, e2 := s.buses[p.buses[0]].Join(p.Name()), s.buses[p.buses[1]].Join(p.Name())
-	release := closer([]*emu.Endpoint{e1, e2}, st)
+	e1, err := s.links[p.buses[0]].joinDevice(s.runCtx, p.Name())
+	if err != nil {
+		st.Close()
+		return err
+	}
+	e2, err := s.links[p.buses[1]].joinDevice(s.runCtx, p.Name())
+	if err != nil {
+		e1.Close()
+		st.Close()
+		return err
+	}
+	release := closer([]bus.Endpoint{e1, e2}, st)
 	dev, err := pack.New(pack.Config{PackID: p.Rig.PackID, CAN1: e1, CAN2: e2, Clock: s.deviceClock(p.Name()),
 		Logger: s.log.With("device", p.Name()), Authority: s.Authority.PublicKey(), Rand: rand.Reader, Profile: p.prof,
 		Store: st, Image: p.Flashed, EntityID: p.EntityID(), OnEvent: func(ev pack.Event) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/modbatt/hilrun/bus"
-	"github.com/modbatt/hilrun/bus/emu"
 	"github.com/modbatt/hilrun/nvm"
 )
 
@@ -15,6 +14,8 @@ type unit struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	release func() error // closes the device's bus endpoints and NVM after it stopped
+	// hardware is a real device: powering it off switches its supply.
+	hardware bool
 }
 
 // power runs a device until it is powered off or the system goes down, keeping its error.
@@ -48,6 +49,9 @@ func (s *System) PowerOff(name string) error {
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s is not powered", ErrNoDevice, name)
+	}
+	if u.hardware {
+		return s.switchPower(context.Background(), name, false)
 	}
 	u.cancel()
 	<-u.done
@@ -126,7 +130,7 @@ func (s *System) openNVM(name string) (*nvm.Store, error) {
 }
 
 // closer releases endpoints and a store in order.
-func closer(eps []*emu.Endpoint, st *nvm.Store) func() error {
+func closer(eps []bus.Endpoint, st *nvm.Store) func() error {
 	return func() error {
 		var errs []error
 		for _, ep := range eps {

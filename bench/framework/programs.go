@@ -25,7 +25,8 @@ func (s *System) serveBuses() error {
 	}
 	s.tempDirs = append(s.tempDirs, dir)
 	s.sockets = map[string]string{}
-	for name, b := range s.buses {
+	for name, l := range s.links {
+		b := l.wire
 		a := emu.Address{Mode: emu.Framed, Network: "unix", Addr: filepath.Join(dir, name+".sock")}
 		ln, err := emu.Listen(s.runCtx, a)
 		if err != nil {

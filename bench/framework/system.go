@@ -111,7 +111,7 @@ type System struct {
 	// Programs is true when the devices run as separate programs.
 	Programs bool
 
-	buses    map[string]*emu.Bus
+	links    map[string]*link
 	captures []*busCapture
 	probes   map[string]*Probe
 	log      *slog.Logger
@@ -132,6 +132,9 @@ type System struct {
 	logDir   string            // programs' output
 	tempDirs []string
 	spin     time.Duration // Options.Spin with RealTime: device clocks spin short waits
+	// powerSwitch switches real devices (rig power kinds serial-relay and command); nil
+	// when the rig has none.
+	powerSwitch PowerSwitch
 }
 
 // ErrUnsupported is returned for a rig feature this framework cannot bring up.
@@ -150,6 +153,9 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	}
 	if o.Boot <= 0 {
 		o.Boot = 10 * time.Second
+		if HasHardware(o.Rig) {
+			o.Boot = 2 * time.Minute // real devices are flashed on the way
+		}
 	}
 	if o.Images == nil {
 		o.Images = &Images{}
@@ -162,7 +168,7 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		o.ReportDir = d
 	}
 	s = &System{Rig: o.Rig, Clock: clock.Real{}, Images: map[string]Built{}, Missing: map[string]error{},
-		buses: map[string]*emu.Bus{}, probes: map[string]*Probe{}, log: o.Logger, units: map[string]*unit{},
+		links: map[string]*link{}, probes: map[string]*Probe{}, log: o.Logger, units: map[string]*unit{},
 		nvm: map[string]*nvm.MemFile{}, clocks: map[string]*skewedClock{}, Reports: map[string]*message.Announce{},
 		Programs: o.Programs}
 	defer func() {
@@ -197,34 +203,51 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		}
 		s.Images[d.Image] = b
 	}
+	if HasHardware(o.Rig) {
+		if s.powerSwitch, err = OpenPowerSwitch(o.Rig); err != nil {
+			return s, err
+		}
+	}
 
 	// Buses, each captured from its first frame.
 	prefix := unsafeName.ReplaceAllString(o.Name, "_")
 	if prefix != "" {
 		prefix += "-"
 	}
-	for _, b := range o.Rig.Buses {
-		if b.Transport.Kind != rig.TransportEmulated || b.Transport.Address != "" {
-			return s, fmt.Errorf("%w: bus %s transport %s (only in-process emulated buses so far)", ErrUnsupported, b.Name, b.Transport.Kind)
+	if o.Programs {
+		for _, b := range o.Rig.Buses {
+			if b.Transport.Kind != rig.TransportEmulated || b.Transport.Address != "" {
+				return s, fmt.Errorf("%w: bus %s: devices run as programs only on in-process emulated buses (transport %s)", ErrUnsupported, b.Name, b.Transport.Kind)
+			}
 		}
-		pacing := emu.AsFastAsPossible
-		if o.RealTime {
-			pacing = emu.RealTime
-		}
-		cfg := emu.Config{Pacing: pacing, Spin: o.Spin, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
+	}
+	pacing := emu.AsFastAsPossible
+	if o.RealTime {
+		pacing = emu.RealTime
+	}
+	emuCfg := func(b rig.Bus) emu.Config {
+		return emu.Config{Pacing: pacing, Spin: o.Spin, Clock: s.Clock, FD: b.FD, Logger: o.Logger,
 			Timing: bus.Timing{Nominal: b.Bitrate, Data: b.DataBitrate}}
-		eb, err := emu.New(cfg)
+	}
+	for _, b := range o.Rig.Buses {
+		l, err := openLink(ctx, b, emuCfg, s.Clock, o.Logger)
 		if err != nil {
-			return s, fmt.Errorf("framework: bus %s: %w", b.Name, err)
+			return s, err
 		}
-		s.buses[b.Name] = eb
+		s.links[b.Name] = l
 		c, err := newBusCapture(filepath.Join(o.ReportDir, "captures"), prefix, b.Name)
 		if err != nil {
 			return s, err
 		}
 		s.captures = append(s.captures, c)
-		eb.AddRecorder(c)
-		s.probes[b.Name] = newProbe(eb.Join("bench-probe"))
+		if err := l.record(ctx, c); err != nil {
+			return s, err
+		}
+		ep, err := l.joinHost(ctx, "bench-probe")
+		if err != nil {
+			return s, err
+		}
+		s.probes[b.Name] = newProbe(ep)
 	}
 
 	// The authority, on loopback with its own state directory; it reaches the devices'
@@ -319,10 +342,8 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		if err := m.waitAnnounce(bootCtx, p, mark); err != nil {
 			return s, err
 		}
-		if !s.Programs {
-			if err := m.checkImage(); err != nil {
-				return s, err
-			}
+		if err := m.checkImage(); err != nil {
+			return s, err
 		}
 		if s.Pack != nil {
 			if err := m.waitRegisteredFrom(bootCtx, s, mark); err != nil {
@@ -333,6 +354,13 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 	if reports != nil && s.Pack != nil {
 		if err := s.waitImages(bootCtx, reports); err != nil {
 			return s, err
+		}
+	}
+	for _, m := range s.Modules {
+		if m.Rig.Flash.Method == rig.FlashCAN {
+			if err := s.updateOverCAN(ctx, m); err != nil {
+				return s, err
+			}
 		}
 	}
 	return s, nil
@@ -346,7 +374,8 @@ func (s *System) waitImages(ctx context.Context, reports <-chan session.Event) e
 		want[s.packEntity()] = s.Pack.Flashed
 	}
 	for _, m := range s.Modules {
-		if m.Flashed.Version != "" && m.Flashed.Version != Unbuilt && !m.LegacyOnly {
+		// A module updated over CAN boots what it had; its new image is checked after the update.
+		if m.Flashed.Version != "" && m.Flashed.Version != Unbuilt && !m.LegacyOnly && m.Rig.Flash.Method != rig.FlashCAN {
 			want[m.EntityID()] = m.Flashed
 		}
 	}
@@ -392,16 +421,22 @@ func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, l
 	if len(d.Buses) > 0 {
 		name = d.Buses[0]
 	}
-	b, ok := s.buses[name]
+	l, ok := s.links[name]
 	if !ok {
 		ln.Close()
 		return fmt.Errorf("framework: app bus %q is not a bus of the rig", name)
 	}
-	a, err := app.New(ctx, app.Config{API: api, Endpoint: b.Join("app"), Clock: s.Clock, Rand: rand.Reader,
+	ep, err := l.joinHost(ctx, "app")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a, err := app.New(ctx, app.Config{API: api, Endpoint: ep, Clock: s.Clock, Rand: rand.Reader,
 		Store: session.NewMemStore(), Authority: s.Authority.Client, Modules: mods, Logger: s.log,
 		Pack: packDevice(packDev)})
 	if err != nil {
 		ln.Close()
+		ep.Close()
 		return fmt.Errorf("framework: app: %w", err)
 	}
 	s.App = a
@@ -420,10 +455,15 @@ func packDevice(d *rig.Device) app.Device {
 	return app.Device{EntityID: fmt.Sprintf("pack-%d", d.PackID), Addr: addr}
 }
 
-// Bus returns the named in-process bus (for fault injection and load figures).
+// Bus returns the named bus when it is in-process (for fault injection and load figures);
+// a bus the bench reaches through a kernel interface, an adapter or a socketcand server
+// has none.
 func (s *System) Bus(name string) (*emu.Bus, bool) {
-	b, ok := s.buses[name]
-	return b, ok
+	l, ok := s.links[name]
+	if !ok || l.wire == nil {
+		return nil, false
+	}
+	return l.wire, true
 }
 
 // Probe returns the bench's own endpoint on a bus: it sees every frame and can send.
@@ -472,10 +512,18 @@ func (s *System) Down() error {
 			stop()
 		}
 		s.wg.Wait()
-		for _, u := range s.units {
+		for name, u := range s.units {
+			if u.hardware {
+				ctx, stop := context.WithTimeout(context.Background(), switchTimeout)
+				errs = append(errs, s.switchPower(ctx, name, false))
+				stop()
+			}
 			if u.release != nil {
 				errs = append(errs, u.release())
 			}
+		}
+		if s.powerSwitch != nil {
+			errs = append(errs, s.powerSwitch.Close())
 		}
 		for _, p := range s.probes {
 			p.close()
@@ -483,8 +531,8 @@ func (s *System) Down() error {
 		if s.Authority != nil {
 			errs = append(errs, s.Authority.Close())
 		}
-		for _, b := range s.buses {
-			errs = append(errs, b.Close())
+		for _, l := range s.links {
+			errs = append(errs, l.close())
 		}
 		for _, c := range s.captures {
 			errs = append(errs, c.close())

@@ -2,7 +2,9 @@ package latency
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,54 @@ func TestParseThreshold(t *testing.T) {
 		if _, err := ParseThreshold(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+func TestCompareJSON(t *testing.T) {
+	old, new := modelledRun(t), modelledRun(t)
+	for i := range new.Operations {
+		if o := &new.Operations[i]; o.Key == "l5-command-ack/charge-discharge" {
+			o.Measured.P99 = o.Measured.P99 * 115 / 100
+		}
+	}
+	// An operation whose old floor was zero has no relative floor change: null, not NaN
+	// (encoding/json refuses NaN).
+	new.Operations = append(new.Operations, Operation{Key: "z-new", Measured: Stats{Count: 1, P50: 1, P99: 1}})
+	c := Compare(old, new, 0.10)
+	var b bytes.Buffer
+	if err := c.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compare.json", b.Bytes())
+	var doc struct {
+		Schema      string `json:"schema"`
+		Regressions int    `json:"regressions"`
+		Changes     []struct {
+			Key        string   `json:"key"`
+			P99        *float64 `json:"p99_change"`
+			Floor      *float64 `json:"floor_change"`
+			Regression bool     `json:"regression"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schema != CompareSchema || doc.Regressions != 1 {
+		t.Errorf("schema %q, %d regressions", doc.Schema, doc.Regressions)
+	}
+	for _, ch := range doc.Changes {
+		switch ch.Key {
+		case "l5-command-ack/charge-discharge":
+			if !ch.Regression || ch.P99 == nil || math.Abs(*ch.P99-0.15) > 0.001 {
+				t.Errorf("charge-discharge %+v", ch)
+			}
+		case "z-new":
+			if ch.P99 != nil || ch.Floor != nil {
+				t.Errorf("added row has relative changes: %+v", ch)
+			}
+		}
+	}
+	if err := c.WriteJSONFile(filepath.Join(t.TempDir(), "missing", "c.json")); err == nil {
+		t.Error("writing into a missing directory succeeded")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -50,7 +51,7 @@ type BudgetSheet struct {
 
 // Budget is one operation's ceiling.
 type Budget struct {
-	Op     string   `yaml:"op"`               // operation name, e.g. l3-handshake
+	Op     string   `yaml:"op"`               // operation (l3-handshake) or operation/variant (l5-command-ack/charge-discharge)
 	Target Duration `yaml:"target"`           // the measured value must be below it
 	Per    string   `yaml:"per,omitempty"`    // operation (default) or frame
 	Kind   string   `yaml:"kind,omitempty"`   // target (a specification's sign-off ceiling) or ceiling (the bench's own bound)
@@ -58,7 +59,9 @@ type Budget struct {
 	Note   string   `yaml:"note,omitempty"`
 	// Statistic is the figure checked against Target: p50, p95, p99 (default), max or mean.
 	Statistic string `yaml:"statistic,omitempty"`
-	// Waiver, when set, accepts a miss of this budget and says why (the report shows it).
+	// Waiver, when set, is the reason a target that is impossible on the real silicon is
+	// accepted anyway (verdict "waived"). It applies only when the report finds the target
+	// impossible; a target the silicon can meet and the run missed still fails.
 	Waiver string `yaml:"waiver,omitempty"`
 }
 
@@ -70,13 +73,34 @@ const (
 	KindCeiling = "ceiling"
 )
 
-var opRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+// opPartRE is one part of an operation key: the operation, or its variant after a '/'.
+var opPartRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
-// Find returns the budget for op.
+// checkOp says what is wrong with an operation key ("" when nothing): an operation, or
+// operation/variant, each part lower-case letters, digits and '-'.
+func checkOp(key string) string {
+	op, variant, hasVariant := strings.Cut(key, "/")
+	switch {
+	case !opPartRE.MatchString(op):
+		return fmt.Sprintf("%q: the operation %q must be lower-case letters, digits and '-'", key, op)
+	case hasVariant && !opPartRE.MatchString(variant):
+		return fmt.Sprintf("%q: the variant %q after '/' must be lower-case letters, digits and '-' (one '/' at most)", key, variant)
+	}
+	return ""
+}
+
+// Find returns the budget for op, an operation or operation/variant: the row of that exact key
+// first, then, for a variant, the row of its operation (as the latency report looks them up).
 func (s *BudgetSheet) Find(op string) (Budget, bool) {
-	for _, b := range s.Budgets {
-		if b.Op == op {
-			return b, true
+	keys := []string{op}
+	if before, _, ok := strings.Cut(op, "/"); ok {
+		keys = append(keys, before)
+	}
+	for _, k := range keys {
+		for _, b := range s.Budgets {
+			if b.Op == k {
+				return b, true
+			}
 		}
 	}
 	return Budget{}, false
@@ -97,8 +121,8 @@ func (s *BudgetSheet) Validate() []Problem {
 	seen := map[string]int{}
 	for i, b := range s.Budgets {
 		p := fmt.Sprintf("budgets[%d]", i)
-		if !opRE.MatchString(b.Op) {
-			ps.add(p+".op", "%q: lower-case letters, digits and '-'", b.Op)
+		if msg := checkOp(b.Op); msg != "" {
+			ps.add(p+".op", "%s", msg)
 		} else if j, dup := seen[b.Op]; dup {
 			ps.add(p+".op", "duplicate op %q (also budgets[%d])", b.Op, j)
 		}

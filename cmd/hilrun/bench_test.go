@@ -52,6 +52,29 @@ func TestBenchCompare(t *testing.T) {
 	if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "threshold 25.0 %") {
 		t.Errorf("markdown file: %v %q", err, b)
 	}
+	js := filepath.Join(t.TempDir(), "comparison.json")
+	if code, _, _ := runCLI(t, "bench", "compare", "--json", js, old, slow); code != exitFailed {
+		t.Errorf("--json: %d", code)
+	}
+	var doc struct {
+		Schema      string `json:"schema"`
+		Regressions int    `json:"regressions"`
+		Changes     []struct {
+			Key        string `json:"key"`
+			Regression bool   `json:"regression"`
+		} `json:"changes"`
+	}
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &doc) != nil || doc.Schema != "hilrun-latency-compare/1" || doc.Regressions != 1 {
+		t.Errorf("comparison.json: %v %+v", err, doc)
+	}
+	for _, ch := range doc.Changes {
+		if ch.Regression != (ch.Key == "l5-command-ack/charge-discharge") {
+			t.Errorf("comparison.json: %s regression %v", ch.Key, ch.Regression)
+		}
+	}
+	if code, _, _ := runCLI(t, "bench", "compare", "--json", filepath.Join(t.TempDir(), "no", "c.json"), old, old); code != exitEnviron {
+		t.Errorf("--json into a missing directory: %d", code)
+	}
 	if code, _, _ := runCLI(t, "bench", "compare", old); code != exitUsage {
 		t.Errorf("one file: %d", code)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/freshness"
+	"github.com/modbatt/hilrun/protocol/isotp"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/suite"
 )
@@ -60,11 +61,20 @@ type pairing struct {
 	nonce, mdHash   []byte   // validation nonce and metadata hash, until the completion is made
 	seen            []uint32 // command sequences executed recently under this pairing
 	completed       bool     // completion proof made (or received) for the authority
+
+	// What a handshake retry sends again (docs/protocol.md 8, retries of lost handshake
+	// messages): this node's sealed key half, the exchange-phase KID that recognises the
+	// peer's key half sent again, and the completion this node sent (or, as the collector,
+	// collected). None of it is secret: each was on the bus or goes to the authority.
+	half isotp.Message
+	xKID uint16
+	comp []byte
 }
 
 type pending struct {
 	opened   *message.Opened
 	deadline time.Time
+	half     isotp.Message // this node's sealed key half, sent again when the certificate comes again
 }
 
 type l4state struct {

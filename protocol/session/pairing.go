@@ -71,7 +71,12 @@ func (e *Engine) startPairing(hop uint8, cert []byte) error {
 	case !l.bound:
 		return refuse(peer, md.PairingID, CausePairing, ErrNotBound)
 	case l.pair != nil && bytes.Equal(l.pair.id, md.PairingID):
-		return nil // delivered twice
+		// Delivered again: whoever drives the pairing lost one of our handshake messages.
+		return e.resendHandshake(l, l.pair)
+	case l.pend != nil && bytes.Equal(l.pend.opened.Metadata.PairingID, md.PairingID):
+		e.count(func(s *Stats) { s.Retransmits++ })
+		e.send(l.pend.half, nil)
+		return nil
 	}
 	e.charge(suite.OpVerify, 1)
 	e.charge(suite.OpOpenCOSE, 1)
@@ -97,18 +102,54 @@ func (e *Engine) startPairing(hop uint8, cert []byte) error {
 	if err != nil {
 		return err
 	}
-	e.send(msgOf(id, env), nil)
+	l.pend.half = msgOf(id, env)
+	e.send(l.pend.half, nil)
 	if b := l.buffered; b != nil {
+		// A half that came first; one of another pairing is refused (and counted) there, which
+		// does not make this pairing fail.
 		l.buffered = nil
-		return e.onKeyHalf(l, b.id, b.env)
+		_ = e.onKeyHalf(l, b.id, b.env)
 	}
 	return nil
+}
+
+// resendHandshake answers a certificate delivered again for a pairing this node has
+// established: it sends its key half again and, if it made one, its completion (a collector
+// reports the completion it collected again, for whoever relays it to the authority).
+// Nothing is signed or derived again; the pairing keys do not change.
+func (e *Engine) resendHandshake(l *link, p *pairing) error {
+	e.count(func(s *Stats) { s.Retransmits++ })
+	if p.half.Data != nil {
+		e.send(p.half, nil)
+	}
+	if p.comp == nil {
+		return nil
+	}
+	if e.collector(l) {
+		e.emit(EventCompletion{peerOf{l.peer.Addr}, p.id, p.comp, false})
+		return nil
+	}
+	return e.sendProtected(l, l.peer.Addr, e.cfg.Identity.Addr, canid.TypeCompletion, p.comp, nil)
+}
+
+// duplicateHalf reports whether env is the peer's key half of the established pairing, sent
+// again because the peer lost a message of ours.
+func duplicateHalf(p *pairing, env []byte) bool {
+	if p == nil || p.half.Data == nil {
+		return false
+	}
+	h, err := suite.ParseEnvelope(env)
+	return err == nil && h.KID == p.xKID
 }
 
 // onKeyHalf handles the peer's key half: with both halves in, the handshake section opens, the
 // pairing keys are derived and the exchange key erased.
 func (e *Engine) onKeyHalf(l *link, id canid.ID, env []byte) error {
 	peer := l.peer.Addr
+	if duplicateHalf(l.pair, env) {
+		e.count(func(s *Stats) { s.Duplicates++ })
+		return nil
+	}
 	if l.pend == nil {
 		if l.buffered == nil {
 			l.buffered = &bufferedHalf{id: id, env: append([]byte(nil), env...)}
@@ -150,6 +191,10 @@ func (e *Engine) onKeyHalf(l *link, id canid.ID, env []byte) error {
 		return err
 	}
 	p.nonce, p.mdHash = nonce, o.MetadataHash
+	p.half = l.pend.half
+	if h, err := suite.ParseEnvelope(p.half.Data); err == nil {
+		p.xKID = h.KID // both directions share the exchange channel, and so its KID
+	}
 	o.EraseExchange()
 	l.pend = nil
 	if l.pair != nil {
@@ -199,6 +244,7 @@ func (e *Engine) afterHandshake(l *link, p *pairing) error {
 		return err
 	}
 	p.completed = true
+	p.comp = b
 	_ = e.savePairing(l, p)
 	return e.sendProtected(l, l.peer.Addr, e.cfg.Identity.Addr, canid.TypeCompletion, b, nil)
 }
@@ -223,6 +269,10 @@ func (e *Engine) onCompletion(l *link, c *message.Completion, _ bool) error {
 			return e.reject(peer, CauseMalformed, err)
 		}
 		e.emit(EventCompletion{peerOf{peer}, c.PairingID, b, true})
+		return nil
+	}
+	if e.collector(l) && p.nonce == nil && p.comp != nil {
+		e.count(func(s *Stats) { s.Duplicates++ }) // sent again: the first one was collected
 		return nil
 	}
 	if !e.collector(l) || p.nonce == nil {
@@ -255,6 +305,7 @@ func (e *Engine) onCompletion(l *link, c *message.Completion, _ bool) error {
 		return err
 	}
 	p.completed = true
+	p.comp = b
 	suite.Erase(p.nonce)
 	p.nonce = nil
 	_ = e.savePairing(l, p)

@@ -13,6 +13,8 @@ type Stats struct {
 	Telemetry      uint64           // telemetry records verified (AEAD, clear and short)
 	Pairings       uint64           // pairings established
 	Timeouts       uint64           // partial pairings timed out
+	Retransmits    uint64           // handshake messages sent again for a certificate delivered again
+	Duplicates     uint64           // handshake messages received again (key halves, completions) and ignored
 }
 
 func (s *Stats) clone() Stats {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -36,8 +37,10 @@ type SwitchData struct {
 var ErrNoChannel = errors.New("framework: no relay channel for the device")
 
 // OpenPowerSwitch returns the switch the rig's power section describes, or nil for power
-// kinds emulated and none (nothing to switch).
-func OpenPowerSwitch(r *rig.Rig) (PowerSwitch, error) {
+// kinds emulated and none (nothing to switch). env is added to the environment of power
+// commands (the bench passes the authority's key and URL, which lab scripts that provision
+// a device need).
+func OpenPowerSwitch(r *rig.Rig, env []string) (PowerSwitch, error) {
 	switch r.Power.Kind {
 	case rig.PowerSerialRelay:
 		on, err := template.New("on").Parse(r.Power.On)
@@ -57,7 +60,7 @@ func OpenPowerSwitch(r *rig.Rig) (PowerSwitch, error) {
 		if r.Power.Command == nil {
 			return nil, errors.New("framework: power kind command without command.on/off")
 		}
-		return &commandSwitch{rig: r, on: r.Power.Command.On, off: r.Power.Command.Off}, nil
+		return &commandSwitch{rig: r, on: r.Power.Command.On, off: r.Power.Command.Off, env: env}, nil
 	}
 	return nil, nil
 }
@@ -135,6 +138,7 @@ func (s *relaySwitch) Close() error {
 type commandSwitch struct {
 	rig     *rig.Rig
 	on, off []string
+	env     []string
 }
 
 // switchTimeout bounds one power command: a relay tool that hangs must not hang the run.
@@ -160,7 +164,10 @@ func (s *commandSwitch) Set(ctx context.Context, device string, on bool) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, switchTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), s.env...)
+	cmd.WaitDelay = time.Second // a tool that leaves a child holding its output must not hang us
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("framework: power %s %s: %s: %w: %s", map[bool]string{true: "on", false: "off"}[on], device,
 			strings.Join(argv, " "), err, strings.TrimSpace(string(out)))

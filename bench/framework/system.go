@@ -203,11 +203,6 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		}
 		s.Images[d.Image] = b
 	}
-	if HasHardware(o.Rig) {
-		if s.powerSwitch, err = OpenPowerSwitch(o.Rig); err != nil {
-			return s, err
-		}
-	}
 
 	// Buses, each captured from its first frame.
 	prefix := unsafeName.ReplaceAllString(o.Name, "_")
@@ -271,6 +266,12 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		return s, fmt.Errorf("framework: authority: %w", err)
 	}
 	s.tempDirs = append(s.tempDirs, stateDir)
+	if HasHardware(o.Rig) {
+		env := []string{"HILRUN_AUTHORITY_KEY=" + s.authorityKey(), "HILRUN_AUTHORITY_URL=" + s.Authority.URL}
+		if s.powerSwitch, err = OpenPowerSwitch(o.Rig, env); err != nil {
+			return s, err
+		}
+	}
 	s.runCtx, s.zero = runCtx, o.ZeroCost
 	if o.RealTime {
 		s.spin = o.Spin

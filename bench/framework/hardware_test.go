@@ -131,4 +131,3 @@ capture: {dir: captures, formats: [candump, pcap]}
 	}
 	checkCaptures(t, s, 2)
 }
-

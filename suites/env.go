@@ -54,13 +54,15 @@ func current() (Config, int) {
 func rigUp(name string, opts ...any) func() *framework.System {
 	var sys *framework.System
 	var mods []func(*framework.Options)
-	hooks := false
+	hooks, wire := false, false
 	for _, o := range opts {
 		switch o := o.(type) {
 		case func(*framework.Options):
 			mods = append(mods, o)
 		case inProcessMarker:
 			hooks = true
+		case emulatedBusMarker:
+			wire = true
 		default:
 			panic(fmt.Sprintf("rigUp: option of type %T", o))
 		}
@@ -69,6 +71,16 @@ func rigUp(name string, opts ...any) func() *framework.System {
 		c, n := current()
 		if hooks && c.Programs {
 			Skip("needs the devices' in-process hooks (counters, fault injection, device clocks); on this run the pack and the modules are separate programs")
+		}
+		if hooks && c.Rig != nil && framework.HasHardware(c.Rig) {
+			Skip("needs the devices' in-process hooks (counters, fault injection, device clocks); rig " + c.Rig.Name + " has real devices")
+		}
+		if wire && c.Rig != nil {
+			for _, b := range c.Rig.Buses {
+				if !inProcessBus(b) {
+					Skip("injects faults on the bus itself; bus " + b.Name + " of rig " + c.Rig.Name + " is reached through " + b.Transport.Kind + ", not in-process")
+				}
+			}
 		}
 		Expect(c.Rig).NotTo(BeNil(), "no rig configured: run the suites through `hilrun run` or `go test ./suites/`")
 		o := framework.Options{Rig: c.Rig, Name: fmt.Sprintf("%02d-%s", n, name),
@@ -102,6 +114,23 @@ func wait(ctx context.Context) (context.Context, context.CancelFunc) {
 func packOff(o *framework.Options) { o.Off = append(o.Off, "pack") }
 
 type inProcessMarker struct{}
+
+type emulatedBusMarker struct{}
+
+// emulatedBuses marks a container that injects faults on the buses themselves: it is
+// skipped on rigs whose buses are not in-process (vcan, real adapters, socketcand).
+var emulatedBuses emulatedBusMarker
+
+// inProcessBus reports whether the bench runs bus b itself (and can inject faults on it).
+func inProcessBus(b rig.Bus) bool {
+	switch b.Transport.Kind {
+	case rig.TransportEmulated:
+		return b.Transport.Address == "" || b.Transport.Serve
+	case rig.TransportSLCAN:
+		return b.Transport.Port == rig.EmulatedAdapter
+	}
+	return false
+}
 
 // inProcessOnly marks a container whose specs need the devices' in-process hooks: it is
 // skipped, before any bring-up, when the devices run as separate programs.

@@ -7,28 +7,18 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/modbatt/hilrun/bench/rig"
+	"github.com/modbatt/hilrun/bench/framework"
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/legacy"
 )
-
-// emulatedOnly reports whether every bus of the rig is emulated.
-func emulatedOnly(r *rig.Rig) bool {
-	for _, b := range r.Buses {
-		if b.Transport.Kind != rig.TransportEmulated {
-			return false
-		}
-	}
-	return true
-}
 
 // Timing that only real silicon and a real wire can show: on an emulated rig the devices
 // run on the host's scheduler and these figures would say nothing about the hardware.
 var _ = Describe("The pack controller's cyclic timing on the real bus", Ordered, Label("hardware-only"), func() {
 	BeforeAll(func() {
 		c, _ := current()
-		if c.Rig != nil && emulatedOnly(c.Rig) {
-			Skip("hardware-only: rig " + c.Rig.Name + " has no real bus; these specs measure the pack's firmware on its own silicon")
+		if c.Rig != nil && !framework.HasHardware(c.Rig) {
+			Skip("hardware-only: rig " + c.Rig.Name + " has no real pack; these specs measure the pack's firmware on its own silicon")
 		}
 	})
 	sys := rigUp("hardware-timing")

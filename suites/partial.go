@@ -13,7 +13,7 @@ import (
 
 // A handshake that never completes: the pack's key half is lost on the module bus.
 var _ = Describe("A half-finished pairing", Ordered, Label("recovery", "slow"), func() {
-	sys := rigUp("partial-pairing", inProcessOnly, functional)
+	sys := rigUp("partial-pairing", inProcessOnly, emulatedBuses, functional)
 	BeforeAll(func(ctx SpecContext) { bindAll(ctx, sys()) }, NodeTimeout(flowTimeout))
 
 	It("times out after 30 s on both sides, and a new pairing then succeeds", func(ctx SpecContext) {

@@ -15,8 +15,8 @@ var _ = Describe("A rig that has come up", Ordered, Label("smoke"), func() {
 
 	It("has every bus of the rig running and captured", func() {
 		for _, b := range sys().Rig.Buses {
-			_, ok := sys().Bus(b.Name)
-			Expect(ok).To(BeTrue(), "bus %s", b.Name)
+			_, ok := sys().Probe(b.Name)
+			Expect(ok).To(BeTrue(), "the bench listens on bus %s", b.Name)
 		}
 		Expect(sys().Captures()).To(HaveLen(2*len(sys().Rig.Buses)), "a candump log and a pcap file per bus")
 		for _, p := range sys().Captures() {

@@ -43,6 +43,13 @@ type Config struct {
 	// Timeout bounds each wait of a flow on the bus (an announce, a completion); default 60 s
 	// of the app's clock.
 	Timeout time.Duration
+	// HandshakeRetry is how long a pairing waits for its completion before the app delivers
+	// the certificate again, which makes each entity send again the handshake messages it sent
+	// (a lost certificate, key half or completion, e.g. to an ISO-TP timeout under load). The
+	// wait doubles after each retry; retries stop when the next would fall outside the 30 s
+	// partial-pairing window (docs/protocol.md 8, R5). 0 means DefaultHandshakeRetry; a
+	// negative value turns retries off.
+	HandshakeRetry time.Duration
 	// PairingValidity is the validity the app asks the authority for in each pairing it
 	// issues; 0: the authority's default.
 	PairingValidity time.Duration
@@ -71,6 +78,8 @@ type App struct {
 	renewWake chan struct{}       // a renewal was added or replaced
 	armedKey  string              // the renewal the renewal loop waits for
 	armedAt   time.Time
+
+	retries uint64 // certificates delivered again (HandshakeRetries)
 }
 
 // New makes the app. It asks the authority for its key.
@@ -92,6 +101,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.HandshakeRetry == 0 {
+		cfg.HandshakeRetry = DefaultHandshakeRetry
 	}
 	key, _, err := cfg.Authority.Authority(ctx)
 	if err != nil {
@@ -214,6 +226,71 @@ func (x *expectation) wait(ctx context.Context, what string) (session.Event, err
 	case <-t.C():
 		return nil, fmt.Errorf("app: waiting for %s: %w", what, ErrTimeout)
 	}
+}
+
+// waitRetrying waits as wait does and, while it waits, calls again after the handshake
+// retry delay, doubling it each time, as long as the retry falls inside the partial-pairing
+// window (docs/protocol.md 8, R5): later, the entities have discarded the pairing.
+func (x *expectation) waitRetrying(ctx context.Context, what string, again func()) (session.Event, error) {
+	clk := x.a.cfg.Clock
+	t := clk.NewTimer(x.a.cfg.Timeout)
+	defer t.Stop()
+	defer func() {
+		x.a.mu.Lock()
+		delete(x.a.waiters, x.id)
+		x.a.mu.Unlock()
+	}()
+	var (
+		retry   clock.Timer
+		retryC  <-chan time.Time
+		elapsed time.Duration
+		d       = x.a.cfg.HandshakeRetry
+	)
+	arm := func() {
+		retryC = nil
+		if d <= 0 || elapsed+d >= session.DefaultPairingTimeout {
+			return
+		}
+		if retry == nil {
+			retry = clk.NewTimer(d)
+		} else {
+			retry.Reset(d)
+		}
+		retryC = retry.C()
+		elapsed += d
+		d *= 2
+	}
+	arm()
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
+	for {
+		select {
+		case ev := <-x.ch:
+			return ev, nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("app: waiting for %s: %w", what, ctx.Err())
+		case <-t.C():
+			return nil, fmt.Errorf("app: waiting for %s: %w", what, ErrTimeout)
+		case <-retryC:
+			again()
+			arm()
+		}
+	}
+}
+
+// DefaultHandshakeRetry is Config.HandshakeRetry's default: well above a pairing's time on
+// the bus at zero cost, so retries are rare, and three of them (at 2, 6 and 14 s) fit in the
+// 30 s window.
+const DefaultHandshakeRetry = 2 * time.Second
+
+// HandshakeRetries is how many times the app has delivered a pairing certificate again.
+func (a *App) HandshakeRetries() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.retries
 }
 
 // ErrTimeout is a flow step that did not happen within Config.Timeout.

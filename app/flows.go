@@ -189,23 +189,52 @@ func (a *App) pair(ctx context.Context, pctx string, ents [2]string, key string,
 		c, ok := ev.(session.EventCompletion)
 		return ok && bytes.Equal(c.PairingID, pid)
 	})
-	if relayed {
-		m, _ := a.module(ents[1])
-		if err := a.eng.Deliver(ctx, a.hop(a.cfg.Pack.Addr), canid.TypePairingCert, cert); err != nil {
-			return "", fmt.Errorf("app: deliver pairing certificate to the pack: %w", err)
-		}
-		if err := a.eng.Deliver(ctx, a.hop(m.Addr), canid.TypePairingCert, cert); err != nil {
-			return "", fmt.Errorf("app: deliver pairing certificate to %s: %w", m.EntityID, err)
-		}
-	} else {
+	if !relayed {
 		if err := a.eng.InstallPairing(ctx, cert); err != nil {
 			return "", fmt.Errorf("app: open own pairing certificate: %w", err)
 		}
-		if err := a.eng.Deliver(ctx, a.hop(a.cfg.Pack.Addr), canid.TypePairingCert, cert); err != nil {
-			return "", fmt.Errorf("app: deliver pairing certificate to the pack: %w", err)
-		}
 	}
-	ev, err := x.wait(ctx, "completion of "+r.PairingID)
+	// deliver hands the certificate to the entities on the bus; again, it also hands the app's
+	// own copy to its engine, which then sends its key half again.
+	deliver := func(again bool) error {
+		if !relayed {
+			if again {
+				if err := a.eng.InstallPairing(ctx, cert); err != nil {
+					return fmt.Errorf("app: own pairing certificate again: %w", err)
+				}
+			}
+			if err := a.eng.Deliver(ctx, a.hop(a.cfg.Pack.Addr), canid.TypePairingCert, cert); err != nil {
+				return fmt.Errorf("app: deliver pairing certificate to the pack: %w", err)
+			}
+			return nil
+		}
+		m, _ := a.module(ents[1])
+		err1 := a.eng.Deliver(ctx, a.hop(a.cfg.Pack.Addr), canid.TypePairingCert, cert)
+		if err1 != nil {
+			err1 = fmt.Errorf("app: deliver pairing certificate to the pack: %w", err1)
+		}
+		err2 := a.eng.Deliver(ctx, a.hop(m.Addr), canid.TypePairingCert, cert)
+		if err2 != nil {
+			err2 = fmt.Errorf("app: deliver pairing certificate to %s: %w", m.EntityID, err2)
+		}
+		return errors.Join(err1, err2)
+	}
+	if err := deliver(false); err != nil {
+		// A delivery lost on the bus (an ISO-TP timeout) is retried below, unless retries are off.
+		if ctx.Err() != nil || a.cfg.HandshakeRetry < 0 {
+			return "", err
+		}
+		a.log.Warn("app: pairing certificate not delivered, retrying", "pairing", r.PairingID, "err", err)
+	}
+	ev, err := x.waitRetrying(ctx, "completion of "+r.PairingID, func() {
+		a.mu.Lock()
+		a.retries++
+		a.mu.Unlock()
+		a.log.Info("app: no completion yet, pairing certificate delivered again", "pairing", r.PairingID)
+		if err := deliver(true); err != nil && ctx.Err() == nil {
+			a.log.Warn("app: pairing certificate again", "pairing", r.PairingID, "err", err)
+		}
+	})
 	if err != nil {
 		return r.PairingID, err
 	}

@@ -87,6 +87,12 @@ type Config struct {
 	// consecutive readings; 0: 10 °C and 0.3 V.
 	TempStepC float64
 	VoltStepV float64
+
+	// Updates over CAN (docs/protocol.md 4.14). BootLoader stores and boots a received image;
+	// nil refuses every image until SetBootLoader installs one. MaxImage bounds the image
+	// size; 0: DefaultMaxImage.
+	BootLoader BootLoader
+	MaxImage   int
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -160,6 +166,9 @@ func (c *Config) fill() error {
 		if *v <= 0 {
 			*v = d
 		}
+	}
+	if c.MaxImage <= 0 {
+		c.MaxImage = DefaultMaxImage
 	}
 	dur(&c.StatusDelay, DefaultStatusDelay)
 	dur(&c.SilenceTimeout, DefaultSilenceTimeout)

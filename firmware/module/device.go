@@ -68,6 +68,10 @@ type Device struct {
 	telSeq uint32
 	wg     sync.WaitGroup // Web4 calls in flight
 	rxCh   chan bus.Received
+
+	loader   atomic.Pointer[BootLoader] // stores and boots images received over CAN
+	imgMu    sync.Mutex                 // guards cfg.Image, which a reboot replaces
+	rebootCh chan image.Image           // an image the boot loader booted: restart into it
 }
 
 // New checks cfg and makes a device. The NVM store is opened by the caller; a nil one is
@@ -85,7 +89,10 @@ func New(cfg Config) (*Device, error) {
 	}
 	d := &Device{cfg: cfg, clk: cfg.Clock, log: cfg.Logger, nvm: st, reqs: make(chan func()),
 		started: make(chan struct{}), done: make(chan struct{}), moduleID: legacy.ModuleUnregistered,
-		stats: Stats{Rejected: map[Cause]uint64{}}, rxCh: make(chan bus.Received, 256)}
+		stats: Stats{Rejected: map[Cause]uint64{}}, rxCh: make(chan bus.Received, 256), rebootCh: make(chan image.Image, 1)}
+	if cfg.BootLoader != nil {
+		d.SetBootLoader(cfg.BootLoader)
+	}
 	d.model = newCells(cfg.Cells, cfg.Seed, cfg.CapacityAh, cfg.AmbientC, cfg.InitialSOC, DefaultSOH)
 	d.hwLim = limits{chargeEnable: true, dischargeEnable: true, chargeA: cfg.MaxChargeA, dischargeA: cfg.MaxDischargeA,
 		cellMaxV: 4.2, cellMinV: 2.8, tempMaxC: 60, tempMinC: -20}
@@ -98,7 +105,11 @@ func New(cfg Config) (*Device, error) {
 }
 
 // Config returns the device's configuration with its defaults filled in.
-func (d *Device) Config() Config { return d.cfg }
+func (d *Device) Config() Config {
+	d.imgMu.Lock()
+	defer d.imgMu.Unlock()
+	return d.cfg
+}
 
 // Run runs the module until ctx ends and returns ctx's error, or the bus's when receiving
 // failed for good. No goroutine it starts outlives it.
@@ -150,6 +161,8 @@ func (d *Device) Run(ctx context.Context) error {
 			f()
 		case ev := <-events:
 			d.handleEvent(ev)
+		case img := <-d.rebootCh:
+			d.reboot(img)
 		case <-timer.C():
 			d.runDue()
 		}

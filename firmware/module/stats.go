@@ -21,6 +21,7 @@ const (
 	CauseRefused    Cause = "refused"     // a registration for another module's identity
 	CauseWeb4Idle   Cause = "web4-idle"   // a Web4 frame while the module has no ID (engine not running)
 	CauseEncode     Cause = "encode"      // an answer the codec refused (a model value out of range)
+	CauseBusy       Cause = "busy"        // a firmware message while the receiver's queue was full
 )
 
 // Registrations counts 0x510 frames addressed to the module.
@@ -48,13 +49,15 @@ type Stats struct {
 	SilenceFallbacks uint64
 
 	// Web4.
-	Web4Running  bool
-	Web4Restarts uint64
-	Commands     map[string]uint64 // executed L5 commands by ACK status
-	Telemetry    uint64            // telemetry records handed to the engine and sent
-	StepTriggers uint64            // temperature or voltage steps that raised an escalation
-	Session      session.Stats     // the running engine's counters (zero when none runs)
-	Compute      []mcu.Tally       // modelled crypto time charged, per operation
+	Web4Running    bool
+	Web4Restarts   uint64
+	Commands       map[string]uint64 // executed L5 commands by ACK status
+	Telemetry      uint64            // telemetry records handed to the engine and sent
+	StepTriggers   uint64            // temperature or voltage steps that raised an escalation
+	Updates        uint64            // images received over CAN and booted
+	UpdatesRefused uint64            // images received over CAN that the boot loader refused
+	Session        session.Stats     // the running engine's counters (zero when none runs)
+	Compute        []mcu.Tally       // modelled crypto time charged, per operation
 }
 
 func (d *Device) count(f func(s *Stats)) {

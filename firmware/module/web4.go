@@ -15,6 +15,7 @@ import (
 // web4 is the running link engine and what stops it.
 type web4 struct {
 	eng    *session.Engine
+	upd    *updater
 	addr   uint8
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -44,7 +45,9 @@ func (d *Device) restartWeb4() {
 		d.log.Error("module: link engine", "err", err)
 		return
 	}
-	w := &web4{eng: eng, addr: addr, cancel: cancel, done: make(chan struct{})}
+	w := &web4{eng: eng, upd: d.newUpdater(eng, addr), addr: addr, cancel: cancel, done: make(chan struct{})}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); w.upd.serve(ctx, d) }()
 	go func() {
 		defer close(w.done)
 		if err := eng.Run(ctx); err != nil && ctx.Err() == nil {
@@ -105,6 +108,10 @@ func (d *Device) handleEvent(ev session.Event) {
 				d.log.Debug("module: ACK", "err", err)
 			}
 		})
+	case session.EventTransfer:
+		if d.web != nil {
+			d.web.upd.take(d, e.Msg)
+		}
 	case session.EventBound:
 		d.log.Info("module: bound", "peer", e.Peer, "binding", message.FormatUUID(e.BindingID))
 	case session.EventPaired:

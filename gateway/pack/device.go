@@ -59,6 +59,7 @@ func (d *Device) Stats() Stats {
 		s.Web4App, s.Web4Modules = d.web.can1.Stats(), d.web.can2.Stats()
 		d.web.mu.Lock()
 		s.Forwarded, s.Relayed, s.Witnessed, s.Escalated = d.web.forwarded, d.web.relayed, d.web.witnessed, d.web.escalated
+		s.Transferred = d.web.transferred
 		for k, v := range d.web.rejected {
 			s.Rejected[k] += v
 		}

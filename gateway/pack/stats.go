@@ -57,6 +57,7 @@ type Stats struct {
 	Relayed     uint64        // ACKs, telemetry, announces and completions relayed to the app
 	Witnessed   uint64        // module state changes witnessed (L2)
 	Escalated   uint64        // escalations forwarded to the app
+	Transferred uint64        // firmware-transfer messages relayed between the buses (docs/protocol.md 4.14)
 }
 
 func (s *Stats) clone() Stats {

@@ -34,15 +34,18 @@ type gateway struct {
 	runCtx     context.Context
 	ready      chan struct{}
 	events     chan Event // legacy events to witness
+	xfers      chan transferMsg
 
 	mu                                       sync.Mutex
 	forwarded, relayed, witnessed, escalated uint64
+	transferred                              uint64
 	rejected                                 map[Cause]uint64
 }
 
 func newGateway(d *Device) (*gateway, error) {
 	cfg := &d.cfg
-	g := &gateway{d: d, ready: make(chan struct{}), events: make(chan Event, 64), rejected: map[Cause]uint64{}}
+	g := &gateway{d: d, ready: make(chan struct{}), events: make(chan Event, 64), xfers: make(chan transferMsg, transferQueue),
+		rejected: map[Cause]uint64{}}
 	addr := cfg.Addr()
 	ident := session.Identity{EntityID: cfg.EntityID, Role: message.RolePack, Addr: addr,
 		Access:       message.AccessData{Type: "can", ChainID: "web4-local", DeviceID: cfg.EntityID, Endpoint: fmt.Sprintf("0x%02x", addr)},
@@ -131,12 +134,13 @@ func (g *gateway) event(ev Event) {
 func (g *gateway) run(ctx context.Context) {
 	g.runCtx = ctx
 	var wg sync.WaitGroup
-	wg.Add(5)
+	wg.Add(6)
 	go func() { defer wg.Done(); _ = g.can1.Run(ctx) }()
 	go func() { defer wg.Done(); _ = g.can2.Run(ctx) }()
 	go func() { defer wg.Done(); g.fromApp(ctx) }()
 	go func() { defer wg.Done(); g.fromModules(ctx) }()
 	go func() { defer wg.Done(); g.witness(ctx) }()
+	go func() { defer wg.Done(); g.transfers(ctx) }()
 	g.boot(ctx)
 	wg.Wait()
 }
@@ -176,6 +180,8 @@ func (g *gateway) fromApp(ctx context.Context) {
 			go g.place(ctx, e)
 		case session.EventCommand:
 			go g.command(ctx, e)
+		case session.EventTransfer:
+			g.transfer(true, e)
 		case session.EventEscalation:
 			if e.Local {
 				g.d.cfg.Logger.Info("pack: escalation towards the app", "reason", e.Escalation.Reason, "sent", e.Sent)
@@ -324,6 +330,8 @@ func (g *gateway) fromModules(ctx context.Context) {
 			}
 		case session.EventPairingRefused:
 			g.d.cfg.Logger.Warn("pack: module pairing refused", "module", m, "err", e.Err)
+		case session.EventTransfer:
+			g.transfer(false, e)
 		}
 	}
 }

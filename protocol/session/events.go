@@ -148,7 +148,7 @@ type EventForward struct {
 }
 
 // EventMessage: a message of a type the engine does not act on (witness, L6/L7 statements,
-// validation results, discovery, firmware, bulk-ack), authenticated where it was protected.
+// validation results, discovery), authenticated where it was protected.
 type EventMessage struct {
 	peerOf
 	Msg     isotp.Message

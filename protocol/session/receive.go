@@ -168,6 +168,10 @@ func (e *Engine) handleMessage(m isotp.Message) {
 		e.emit(EventMessage{peerOf{src}, m, m.Data})
 		return
 	}
+	if transferType(id.Type) {
+		e.emit(EventTransfer{peerOf{src}, m})
+		return
+	}
 	l := e.links[src]
 	if l == nil {
 		e.reject(src, CauseUnknownPeer, fmt.Errorf("%w: %s", ErrUnknownPeer, id))
@@ -259,6 +263,10 @@ func (e *Engine) handleProxied(m isotp.Message) {
 	id := m.ID
 	if err := checkLevel(id); err != nil {
 		e.reject(id.Src, CauseWrongLevel, err)
+		return
+	}
+	if transferType(id.Type) {
+		e.emit(EventTransfer{peerOf{id.Src}, m}) // the layer above opens it for the hop
 		return
 	}
 	pt := m.Data

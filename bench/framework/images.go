@@ -31,6 +31,7 @@ type Images struct {
 	mu    sync.Mutex
 	built map[string]Built
 	errs  map[string]error
+	fixed bool // loaded from a manifest: nothing else is built
 }
 
 // ImagePackage is the main package an image name of a rig file is built from.
@@ -54,6 +55,9 @@ func (im *Images) Get(ctx context.Context, name string) (Built, error) {
 	if err, ok := im.errs[name]; ok {
 		return Built{}, err
 	}
+	if im.fixed {
+		return Built{}, fmt.Errorf("%w: %s is not among the images in %s", ErrImageMissing, name, filepath.Join(im.OutDir, ManifestFile))
+	}
 	b, err := im.build(ctx, name)
 	if im.built == nil {
 		im.built, im.errs = map[string]Built{}, map[string]error{}
@@ -63,6 +67,9 @@ func (im *Images) Get(ctx context.Context, name string) (Built, error) {
 		return Built{}, err
 	}
 	im.built[name] = b
+	if err := writeManifest(im.OutDir, im.built); err != nil {
+		return Built{}, err
+	}
 	return b, nil
 }
 

@@ -25,12 +25,13 @@ type ginkgoT struct{ failed bool }
 func (t *ginkgoT) Fail() { t.failed = true }
 
 func runRun(ctx context.Context, env *cli, args []string) int {
-	fs := newFlags(env, "run", "run [--rig FILE] [--label-filter EXPR] [--report-dir DIR] [--programs] [-v]")
+	fs := newFlags(env, "run", "run [--rig FILE] [--label-filter EXPR] [--report-dir DIR] [--images DIR] [--programs] [-v]")
 	rigPath := fs.String("rig", filepath.Join("rigs", "emulated.yaml"), "rig file")
 	filter := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'smoke || legacy' or '!perf'")
 	reportDir := fs.String("report-dir", "report", "where the JUnit XML, Ginkgo JSON, captures, images and summary go")
 	verbose := fs.Bool("v", false, "print every spec as it runs, with its output")
 	programs := fs.Bool("programs", false, "run the pack and the modules as the built gateway and firmware programs on socket-served buses")
+	imagesDir := fs.String("images", "", "flash the images of an earlier build (a directory with "+framework.ManifestFile+", e.g. a previous report's images/) instead of building")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -56,9 +57,18 @@ func runRun(ctx context.Context, env *cli, args []string) int {
 		fmt.Fprintf(env.stderr, "hilrun run: report directory: %v\n", err)
 		return exitEnviron
 	}
+	images := &framework.Images{OutDir: filepath.Join(dir, "images")}
+	if *imagesDir != "" {
+		if images, err = framework.LoadImages(*imagesDir); err != nil {
+			fmt.Fprintf(env.stderr, "hilrun run: %v\n", err)
+			return exitEnviron
+		}
+	}
 	// Captures and images of an earlier run in the same directory would mislead the summary.
 	for _, sub := range []string{"captures", "images", "logs"} {
-		os.RemoveAll(filepath.Join(dir, sub))
+		if p := filepath.Join(dir, sub); p != images.OutDir {
+			os.RemoveAll(p)
+		}
 	}
 
 	suiteCfg := types.NewDefaultSuiteConfig()
@@ -82,7 +92,7 @@ func runRun(ctx context.Context, env *cli, args []string) int {
 	start := time.Now()
 	t := &ginkgoT{}
 	passed := suites.Run(t, suites.Config{Rig: r, ReportDir: dir, Logger: log, Programs: *programs,
-		Images: &framework.Images{OutDir: filepath.Join(dir, "images")}}, suiteCfg, repCfg)
+		Images: images}, suiteCfg, repCfg)
 	wall := time.Since(start)
 
 	sum, err := summarize(dir, r.Name, labels, wall)

@@ -64,6 +64,7 @@ const (
 	envBench   = "HILRUN_GUEST_BENCH"   // -test.bench pattern, run with -test.benchtime=1000x
 	envModules = "HILRUN_GUEST_MODULES" // comma-separated module paths, in load order
 	envOut     = "HILRUN_GUEST_OUT"     // UML: host directory mounted read-write for the result
+	envShare   = "HILRUN_GUEST_SHARE"   // UML: another host directory mounted read-write (Spec.Share)
 	envRequire = "HILRUN_REQUIRE_INTEROP"
 )
 
@@ -78,6 +79,13 @@ type Spec struct {
 	Modules []string      // kernel modules by name ("can", "can-raw", "vcan" …) in load order
 	Timeout time.Duration // boot, tests and power-off, not the first download (default 3 min)
 	Memory  string        // guest memory (default 256M for UML, 512 for qemu)
+	// Env is added to the guest test's environment (through the kernel command line: no
+	// spaces in values).
+	Env map[string]string
+	// Share is a host directory a UML guest mounts read-write at the same path, for inputs
+	// and results bigger than an exit code (reports, captures). The rest of the host's / is
+	// read-only in the guest.
+	Share string
 }
 
 // Result is what a guest run produced.

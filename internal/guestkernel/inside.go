@@ -92,9 +92,11 @@ func prepare() error {
 	}
 	os.Setenv("TMPDIR", tmp)
 	os.Setenv("HOME", tmp)
-	if out := os.Getenv(envOut); out != "" {
-		if err := unix.Mount("none", out, "hostfs", 0, out); err != nil {
-			return fmt.Errorf("mount host %s: %w", out, err)
+	for _, k := range []string{envOut, envShare} {
+		if dir := os.Getenv(k); dir != "" {
+			if err := unix.Mount("none", dir, "hostfs", 0, dir); err != nil {
+				return fmt.Errorf("mount host %s: %w", dir, err)
+			}
 		}
 	}
 	if err := setLoopbackUp(); err != nil {

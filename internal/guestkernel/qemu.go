@@ -59,14 +59,24 @@ func (k *QemuKernel) Run(ctx context.Context, binary, work string, spec Spec) (R
 	if err != nil {
 		return Result{}, err
 	}
-	env, err := cmdlineEnv(map[string]string{
+	if spec.Share != "" {
+		return Result{}, fmt.Errorf("guestkernel: qemu guests have no shared directory (Spec.Share is for UML)")
+	}
+	words := map[string]string{}
+	for k, v := range spec.Env {
+		words[k] = v
+	}
+	for k, v := range map[string]string{
 		envKind:           Qemu.String(),
 		envRun:            spec.Test,
 		envBench:          spec.Bench,
 		envModules:        strings.Join(guestMods, ","),
 		envRequire:        os.Getenv(envRequire),
 		"LD_LIBRARY_PATH": "/lib",
-	})
+	} {
+		words[k] = v
+	}
+	env, err := cmdlineEnv(words)
 	if err != nil {
 		return Result{}, err
 	}

@@ -48,14 +48,22 @@ func (k *UMLKernel) Run(ctx context.Context, binary, out string, spec Spec) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	env, err := cmdlineEnv(map[string]string{
+	words := map[string]string{}
+	for k, v := range spec.Env {
+		words[k] = v
+	}
+	for k, v := range map[string]string{
 		envKind:    UML.String(),
 		envRun:     spec.Test,
 		envBench:   spec.Bench,
 		envModules: strings.Join(mods, ","),
 		envOut:     out,
+		envShare:   spec.Share,
 		envRequire: os.Getenv(envRequire),
-	})
+	} {
+		words[k] = v
+	}
+	env, err := cmdlineEnv(words)
 	if err != nil {
 		return Result{}, err
 	}

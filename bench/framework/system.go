@@ -152,6 +152,9 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Boot <= 0 {
+		o.Boot = o.Rig.BootTimeout.Std()
+	}
+	if o.Boot <= 0 {
 		o.Boot = 10 * time.Second
 		if HasHardware(o.Rig) {
 			o.Boot = 2 * time.Minute // real devices are flashed on the way

@@ -11,6 +11,10 @@ type Rig struct {
 	Budgets     string     `yaml:"budgets,omitempty"` // budget sheet, relative to the rig file
 	Capture     Capture    `yaml:"capture"`
 	Suites      SuiteHints `yaml:"suites,omitempty"`
+	// BootTimeout bounds bring-up's wait for every device to come up and report its image
+	// (0: 10 s, or 2 min when real devices are flashed on the way). A rig on a slow host
+	// kernel (vcan inside User-Mode Linux) sets more.
+	BootTimeout Duration `yaml:"boot_timeout,omitempty"`
 
 	// Path is the file the rig was loaded from ("" for Parse); not part of the YAML.
 	Path string `yaml:"-"`

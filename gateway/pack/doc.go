@@ -57,6 +57,10 @@
 // pairings and counter reservations survive a power cycle. At start the pack logs its image
 // (version, commit, SHA-256) and sends the app its boot report, an L1 image announce.
 //
+// Module updates (docs/protocol.md 4.14) are relayed message by message: a firmware message
+// from the app for a module is opened under the app's firmware_update pairing and sealed again
+// under the module's; the module's bulk-ack goes back the same way (transfer.go).
+//
 // A bus-off of either controller is counted; with Web4 the engine of that bus asks its
 // upstream for an L4 re-handshake once the controller hears the bus again (docs/protocol.md 8.1).
 //

@@ -20,10 +20,11 @@
 //
 // # Protection
 //
-// The transfer runs under a firmware_update pairing context. Its encryption is not applied
-// here: a Protect seals each message before it is sent and opens each one received, and sets
-// the identifier's encrypted bit and key level. Clear passes messages through unchanged; the
-// session layer (protocol/session) supplies the sealing Protect once it is wired in.
+// The transfer runs under a firmware_update pairing context (docs/protocol.md 4.14). Its
+// encryption is not applied here: a Protect seals each message before it is sent and opens each
+// one received, and sets the identifier's encrypted bit and key level. The link engine's
+// session.PairingProtect is the Protect of a transfer on the buses; Clear passes messages
+// through unchanged (tests of the transfer alone).
 package fwxfer
 
 import (

@@ -27,8 +27,8 @@ type Protect interface {
 	Open(id canid.ID, wire []byte) ([]byte, error)
 }
 
-// Clear is the Protect of an unprotected transfer: messages pass unchanged. It stands in until
-// the firmware_update pairing's keys are applied by the session layer.
+// Clear is the Protect of an unprotected transfer: messages pass unchanged (tests of the
+// transfer alone; on the buses session.PairingProtect seals under the firmware_update pairing).
 type Clear struct{}
 
 // Seal returns the message unchanged.

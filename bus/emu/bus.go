@@ -101,6 +101,7 @@ type Bus struct {
 	spin    time.Duration
 
 	mu        sync.Mutex
+	stuffing  bus.Stuffing // cfg.Stuffing, or what SetStuffing set
 	eps       []*Endpoint
 	rules     []*ruleState
 	nextRule  FaultID
@@ -173,6 +174,7 @@ func New(cfg Config) (*Bus, error) {
 	if _, ok := cfg.Clock.(clock.Real); ok {
 		b.spin = cfg.Spin
 	}
+	b.stuffing = cfg.Stuffing
 	b.start = b.clk.Now()
 	b.idle = b.start
 	b.load.PerID = map[uint32]uint64{}
@@ -182,7 +184,27 @@ func New(cfg Config) (*Bus, error) {
 }
 
 // Config returns the bus's configuration with defaults filled in.
-func (b *Bus) Config() Config { return b.cfg }
+func (b *Bus) Config() Config {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.cfg
+	c.Stuffing = b.stuffing
+	return c
+}
+
+// SetStuffing changes the bit-stuffing model of every frame transmitted from now on, for a bus
+// whose maker did not choose it: a latency run sets bus.Exact, the stuffing a real wire has and
+// its wire-time floors assume, where worst-case stuffing would lengthen each frame by up to a
+// fifth.
+func (b *Bus) SetStuffing(s bus.Stuffing) error {
+	if s < bus.WorstCase || s > bus.Exact {
+		return fmt.Errorf("%w: unknown stuffing model %d", ErrBadConfig, s)
+	}
+	b.mu.Lock()
+	b.stuffing = s
+	b.mu.Unlock()
+	return nil
+}
 
 // Join attaches a new endpoint named name (names need not be unique; fault rules select
 // senders by name). Joining a closed bus returns a closed endpoint.
@@ -390,8 +412,8 @@ func (b *Bus) run() {
 func (b *Bus) transmitLocked(ep *Endpoint, start time.Time) []delivery {
 	p := ep.txq[0]
 	f := p.f
-	dur := b.cfg.Timing.Duration(&f, b.cfg.Stuffing)
-	nom, dat := bus.FrameBits(&f, b.cfg.Stuffing)
+	dur := b.cfg.Timing.Duration(&f, b.stuffing)
+	nom, dat := bus.FrameBits(&f, b.stuffing)
 	end := start.Add(dur)
 
 	act, rule := b.matchLocked(ep, &f)

@@ -24,11 +24,12 @@ const stepTimeout = 3 * time.Minute
 func (m *meas) all(ctx context.Context) error {
 	s := m.sys
 	pack := s.Pack.Addr()
-	rare := min(pick(m.o.Rare, DefaultRare), len(s.Modules))
-	if rare < 1 {
-		rare = 1 // the commands need one bound, paired module
+	// Every module the commands go to is bound and paired first (each a sample).
+	nmod := len(s.Modules)
+	if m.o.Modules > 0 {
+		nmod = min(m.o.Modules, nmod)
 	}
-	mods := s.Modules[:rare]
+	mods := s.Modules[:nmod]
 	events := s.App.Subscribe(4096)
 
 	steps := []struct {
@@ -66,7 +67,7 @@ func (m *meas) all(ctx context.Context) error {
 			}
 			return len(mods), nil
 		}},
-		{"l5-command-ack", func(ctx context.Context) (int, error) { return m.commands(ctx, mods[0]) }},
+		{"l5-command-ack", func(ctx context.Context) (int, error) { return m.commands(ctx, mods) }},
 		{"l5-telemetry", func(ctx context.Context) (int, error) { return m.telemetry(ctx, events) }},
 		{"l3-handshake", func(ctx context.Context) (int, error) {
 			n := pick(m.o.Rare, DefaultRare)
@@ -74,6 +75,15 @@ func (m *meas) all(ctx context.Context) error {
 				if err := m.one(ctx, "l3-handshake", "", func(ctx context.Context) error {
 					return s.App.Engine().SignedHandshake(ctx, pack)
 				}, canid.AddrApp, pack); err != nil {
+					return i, err
+				}
+			}
+			return n, nil
+		}},
+		{"l7-validation", func(ctx context.Context) (int, error) {
+			n := pick(m.o.Rare, DefaultRare)
+			for i := range n {
+				if err := m.l7(ctx, mods[i%len(mods)]); err != nil {
 					return i, err
 				}
 			}
@@ -212,12 +222,14 @@ func commandClasses() []struct {
 	}
 }
 
-// commands measures an L5 command and its ACK, app → pack → module and back, per class.
-func (m *meas) commands(ctx context.Context, mod *framework.Module) (int, error) {
+// commands measures an L5 command and its ACK, app → pack → module and back, per class, to
+// the modules in turn (round robin), so every module's path is in every class's samples.
+func (m *meas) commands(ctx context.Context, mods []*framework.Module) (int, error) {
 	n := pick(m.o.Samples, DefaultSamples)
 	done := 0
 	for _, c := range commandClasses() {
-		for range n {
+		for i := range n {
+			mod := mods[i%len(mods)]
 			var st message.Status
 			err := m.one(ctx, "l5-command-ack", c.variant, func(ctx context.Context) error {
 				ack, err := m.sys.App.Command(ctx, mod.Rig.ModuleID, c.cmd())
@@ -227,10 +239,10 @@ func (m *meas) commands(ctx context.Context, mod *framework.Module) (int, error)
 				return err
 			}, canid.AddrApp, m.sys.Pack.Addr(), mod.Rig.ModuleID)
 			if err != nil {
-				return done, fmt.Errorf("%s: %w", c.variant, err)
+				return done, fmt.Errorf("%s to %s: %w", c.variant, mod.Name(), err)
 			}
 			if st != message.StatusOK {
-				return done, fmt.Errorf("%s: ACK status %s", c.variant, st)
+				return done, fmt.Errorf("%s to %s: ACK status %s", c.variant, mod.Name(), st)
 			}
 			done++
 		}

@@ -23,8 +23,9 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	fs := newFlags(env, "bench", "bench [--rig FILE] [--report-dir DIR] [--samples N] [--profile rig|zero]\n"+
 		"       hilrun bench compare OLD.json NEW.json [--threshold 10%]\n\n"+
 		"Brings the rig up with its buses paced in real time and measures, many times each, the L5\n"+
-		"command and ACK per command class, protected telemetry, bindings, pairings, the L3 signed\n"+
-		"handshake, key-loss recovery and the pack's polling cycle, each beside its wire-time floor\n"+
+		"command and ACK per command class (to every module in turn), protected telemetry, bindings,\n"+
+		"pairings, L6 and L7 validation, the L3 signed handshake, key-loss recovery and the pack's\n"+
+		"polling, each beside its wire-time floor\n"+
 		"(from the captures) and the modelled compute the devices charged. Writes latency.json,\n"+
 		"latency.html, latency.md and latency-junit.xml into the report directory and prints the\n"+
 		"table; a failed budget exits 1. '--profile zero' runs every device at the zero cost profile:\n"+
@@ -34,7 +35,8 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	dir := fs.String("report-dir", "report", "directory for the latency report")
 	samples := fs.Int("samples", perf.DefaultSamples, "samples of each L5 command class")
 	telemetry := fs.Int("telemetry", perf.DefaultTelemetry, "telemetry records to measure (about one a second per paired module)")
-	rare := fs.Int("rare", perf.DefaultRare, "samples of binding, pairing (one module each) and the L3 handshake")
+	rare := fs.Int("rare", perf.DefaultRare, "samples of the L3 handshake and of the L7 binding validation")
+	modules := fs.Int("modules", 0, "modules bound, paired (one sample each) and commanded in turn; 0: every module of the rig")
 	recovery := fs.Int("recovery", perf.DefaultRecovery, "key-loss recoveries (one module each)")
 	profile := fs.String("profile", "rig", "cost profiles: rig (the rig file's) or zero")
 	label := fs.String("label", "", "the run's label in the report (a release, a commit)")
@@ -81,7 +83,7 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	fmt.Fprintf(env.stdout, "hilrun bench: rig %s (%s), profiles %s, report in %s\n", r.Name, *rigPath, *profile, *dir)
 	res, runErr := perf.Run(ctx, perf.Options{Rig: r, ReportDir: *dir, Logger: log, Progress: env.stdout,
 		Images: &framework.Images{OutDir: filepath.Join(*dir, "images")}, Label: *label, Zero: *profile == "zero",
-		Spin: *spin, Samples: neg(*samples), Telemetry: neg(*telemetry), Rare: neg(*rare), Recovery: neg(*recovery)})
+		Spin: *spin, Samples: neg(*samples), Telemetry: neg(*telemetry), Rare: neg(*rare), Recovery: neg(*recovery), Modules: *modules})
 	if res == nil {
 		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", runErr)
 		return exitEnviron

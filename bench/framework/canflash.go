@@ -24,8 +24,9 @@ var ErrCANFlash = errors.New("framework: update over CAN")
 // module acknowledged. On success the module's Flashed identity and Reports follow the new
 // image, so a later power cycle boots it.
 //
-// It needs a System that is up in-process (not Programs), with the app, the pack and the
-// module powered. The module's boot loader is the emulated one trusting the release key.
+// It needs a System that is up in-process (not Programs) or a real module, with the app, the
+// pack and the module powered. An in-process module's boot loader is the emulated one
+// trusting the release key.
 func (s *System) FlashOverCAN(ctx context.Context, module string, b Built, progress func(sent, total int)) error {
 	switch {
 	case s.Programs:
@@ -34,7 +35,7 @@ func (s *System) FlashOverCAN(ctx context.Context, module string, b Built, progr
 		return fmt.Errorf("%w: needs the app and the pack powered", ErrCANFlash)
 	}
 	m, ok := s.Module(module)
-	if !ok || m.Device == nil {
+	if !ok {
 		return fmt.Errorf("%w: no module %q on the rig", ErrCANFlash, module)
 	}
 	data, err := os.ReadFile(b.Path)
@@ -49,7 +50,9 @@ func (s *System) FlashOverCAN(ctx context.Context, module string, b Built, progr
 	if name == "" {
 		name = "firmware"
 	}
-	m.SetBootLoader(flash.NewLoader(name, s.SigningKey.Public()))
+	if m.Device != nil { // in-process; a real module's boot loader holds its own trust anchor
+		m.SetBootLoader(flash.NewLoader(name, s.SigningKey.Public()))
+	}
 
 	a, pack, entity := s.App, s.Pack.EntityID(), m.EntityID()
 	if _, ok := a.BindingID(a.Access().DeviceID, pack); !ok {

@@ -119,8 +119,8 @@ func (s *System) markPowered(name string) {
 	s.mu.Unlock()
 }
 
-// ErrNoCANUpdate is returned when a rig asks for a module update over CAN and this bench
-// has no way to run one.
+// ErrNoCANUpdate is returned when a rig asks for a module update over CAN of an image that
+// was not built.
 var ErrNoCANUpdate = errors.New("framework: module update over CAN is not available")
 
 func clockSleep(ctx context.Context, d time.Duration) error {
@@ -137,5 +137,13 @@ func clockSleep(ctx context.Context, d time.Duration) error {
 // updateOverCAN brings a real module that the rig flashes over CAN to the built image,
 // through the pack, once the app and the pack are up.
 func (s *System) updateOverCAN(ctx context.Context, m *Module) error {
-	return fmt.Errorf("%w: %s (flash method can via %s)", ErrNoCANUpdate, m.Name(), m.Rig.Flash.Via)
+	b, ok := s.Images[m.Rig.Image]
+	if !ok {
+		return fmt.Errorf("%w: %s: image %s was not built", ErrNoCANUpdate, m.Name(), m.Rig.Image)
+	}
+	s.log.Info("updating over CAN", "device", m.Name(), "via", m.Rig.Flash.Via, "version", b.Version)
+	if err := s.FlashOverCAN(ctx, m.Name(), b, s.progress(m.Name())); err != nil {
+		return fmt.Errorf("framework: %s (flash method can via %s): %w", m.Name(), m.Rig.Flash.Via, err)
+	}
+	return nil
 }

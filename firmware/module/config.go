@@ -29,6 +29,7 @@ const (
 	DefaultStepPeriod        = 100 * time.Millisecond
 	DefaultTimeRequestPeriod = 5 * time.Second
 	DefaultTelemetryPeriod   = time.Second
+	DefaultShortTelemetry    = 100 * time.Millisecond // single-frame telemetry (docs/protocol.md 1.3)
 	DefaultCapacityAh        = 10
 	DefaultMaxChargeA        = 50
 	DefaultMaxDischargeA     = 100
@@ -77,6 +78,10 @@ type Config struct {
 	StepPeriod        time.Duration
 	TimeRequestPeriod time.Duration
 	TelemetryPeriod   time.Duration
+	// ShortTelemetryPeriod is the period of single-frame telemetry (one signal per frame, in
+	// turn); NoShortTelemetry turns it off.
+	ShortTelemetryPeriod time.Duration
+	NoShortTelemetry     bool
 
 	// Web4.
 	NoWeb4    bool             // legacy only
@@ -175,5 +180,6 @@ func (c *Config) fill() error {
 	dur(&c.StepPeriod, DefaultStepPeriod)
 	dur(&c.TimeRequestPeriod, DefaultTimeRequestPeriod)
 	dur(&c.TelemetryPeriod, DefaultTelemetryPeriod)
+	dur(&c.ShortTelemetryPeriod, DefaultShortTelemetry)
 	return nil
 }

@@ -61,6 +61,8 @@ type Device struct {
 	commFail  uint16 // chain reads that missed a cell (0x508-style counter)
 
 	stepAt, statusAt, silenceAt, timeReqAt, telemAt, diagUntil time.Time
+	shortAt                                                    time.Time // next single-frame telemetry
+	shortNext                                                  int       // index into shortSignals
 	prevV, prevT                                               []float64 // readings before the last step, for the step triggers
 
 	web    *web4
@@ -211,7 +213,7 @@ func (d *Device) boot() {
 // nextDeadline is the earliest armed deadline (an hour ahead when none is).
 func (d *Device) nextDeadline() time.Time {
 	best := d.clk.Now().Add(time.Hour)
-	for _, t := range []time.Time{d.stepAt, d.statusAt, d.silenceAt, d.timeReqAt, d.telemAt, d.diagUntil} {
+	for _, t := range []time.Time{d.stepAt, d.statusAt, d.silenceAt, d.timeReqAt, d.telemAt, d.diagUntil, d.shortAt} {
 		if !t.IsZero() && t.Before(best) {
 			best = t
 		}
@@ -242,6 +244,10 @@ func (d *Device) runDue() {
 	if due(d.telemAt) {
 		d.telemAt = now.Add(d.cfg.TelemetryPeriod)
 		d.sendTelemetry()
+	}
+	if due(d.shortAt) {
+		d.shortAt = now.Add(d.cfg.ShortTelemetryPeriod)
+		d.sendShort()
 	}
 	if due(d.diagUntil) {
 		d.diagUntil = time.Time{}

@@ -53,6 +53,7 @@ type Stats struct {
 	Web4Restarts   uint64
 	Commands       map[string]uint64 // executed L5 commands by ACK status
 	Telemetry      uint64            // telemetry records handed to the engine and sent
+	ShortTelemetry uint64            // single-frame telemetry frames sent
 	StepTriggers   uint64            // temperature or voltage steps that raised an escalation
 	Updates        uint64            // images received over CAN and booted
 	UpdatesRefused uint64            // images received over CAN that the boot loader refused

@@ -58,6 +58,9 @@ func (d *Device) restartWeb4() {
 	d.eng.Store(eng)
 	d.count(func(s *Stats) { s.Web4Restarts++ })
 	d.telemAt = d.clk.Now().Add(d.cfg.TelemetryPeriod)
+	if !d.cfg.NoShortTelemetry {
+		d.shortAt = d.clk.Now().Add(d.cfg.ShortTelemetryPeriod)
+	}
 	lost := d.keyLoss
 	d.keyLoss = false
 	// Boot report: the running image's version and hash, in the clear (L1, kind image).
@@ -86,7 +89,7 @@ func (d *Device) stopWeb4() {
 	}
 	d.web = nil
 	d.eng.Store(nil)
-	d.telemAt = timeZero
+	d.telemAt, d.shortAt = timeZero, timeZero
 	w.cancel()
 	<-w.done
 	d.wg.Wait()

@@ -314,6 +314,8 @@ func (g *gateway) fromModules(ctx context.Context) {
 			g.relay("completion", g.can1.Deliver(ctx, session.Hop{Dst: canid.AddrApp}, canid.TypeCompletion, e.Completion))
 		case session.EventTelemetry:
 			go func() { g.relay("telemetry", g.can1.SendTelemetry(ctx, canid.AddrApp, e.Telemetry)) }()
+		case session.EventShortTelemetry: // a single frame, verified: the same samples as a single frame on CAN1
+			go func() { g.relay("short telemetry", g.can1.RelayShortTelemetry(ctx, canid.AddrApp, m, e.Samples)) }()
 		case session.EventEscalation:
 			x := e.Escalation
 			src := x.Source

@@ -100,11 +100,13 @@ type EventTelemetry struct {
 	Protected bool
 }
 
-// EventShortTelemetry: a single-frame telemetry frame verified.
+// EventShortTelemetry: a single-frame telemetry frame verified. Peer is the frame's source;
+// Relayed says it came from a node behind this node's pack (verified under the pack pairing).
 type EventShortTelemetry struct {
 	peerOf
 	Samples message.ShortTelemetry
 	Counter uint64
+	Relayed bool
 }
 
 // EventAnnounce: an L1 announce arrived (key-loss announces also raise EventKeyLoss).

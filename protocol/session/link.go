@@ -58,9 +58,11 @@ type pairing struct {
 	synced          bool
 	signer          *freshness.Signer
 	verifier        *freshness.Verifier
-	nonce, mdHash   []byte   // validation nonce and metadata hash, until the completion is made
-	seen            []uint32 // command sequences executed recently under this pairing
-	completed       bool     // completion proof made (or received) for the authority
+	relayTx         map[uint8]*freshness.Signer   // single frames relayed for nodes behind this one, by source
+	relayRx         map[uint8]*freshness.Verifier // single frames relayed by the peer, by source
+	nonce, mdHash   []byte                        // validation nonce and metadata hash, until the completion is made
+	seen            []uint32                      // command sequences executed recently under this pairing
+	completed       bool                          // completion proof made (or received) for the authority
 
 	// What a handshake retry sends again (docs/protocol.md 8, retries of lost handshake
 	// messages): this node's sealed key half, the exchange-phase KID that recognises the

@@ -335,6 +335,9 @@ func (e *Engine) retire(l *link, p *pairing) {
 	for _, k := range []string{"pair", "tel", "short"} {
 		_ = e.cfg.Store.Delete(ctrName(k, l.peer.Addr, p.id))
 	}
+	for src := range p.relayTx {
+		_ = e.cfg.Store.Delete(ctrName(relayShortKind(src), l.peer.Addr, p.id))
+	}
 	p.erase()
 	if l.old == p {
 		l.old = nil

@@ -399,6 +399,12 @@ func (e *Engine) acceptsPartner(a message.AccessData) bool {
 // handleShort verifies single-frame telemetry.
 func (e *Engine) handleShort(id canid.ID, f bus.Frame) {
 	l := e.links[id.Src]
+	relayed := false
+	if l == nil {
+		// No link to the source: a module behind the pack, whose frames the pack relays under
+		// its own pairing with this node (docs/protocol.md 6.5).
+		l, relayed = e.relayLink(), true
+	}
 	if l == nil || l.pair == nil {
 		e.reject(id.Src, CauseNotPaired, ErrNotPaired)
 		return
@@ -412,7 +418,15 @@ func (e *Engine) handleShort(id canid.ID, f bus.Frame) {
 		return
 	}
 	e.charge(suite.OpAEADBlock, 2)
-	t, v, err := l.pair.verifier.Open(&f, e.clk.Now())
+	ver := l.pair.verifier
+	if relayed {
+		var err error
+		if ver, err = e.relayVerifier(l.pair, id.Src); err != nil {
+			e.reject(id.Src, CauseMalformed, err)
+			return
+		}
+	}
+	t, v, err := ver.Open(&f, e.clk.Now())
 	if v.Escalate {
 		e.raise(id.Src, message.L6PairingValidation, message.ReasonMACFailures, message.UrgencyHigh, 3)
 	}
@@ -436,5 +450,5 @@ func (e *Engine) handleShort(id canid.ID, f bus.Frame) {
 		e.raise(id.Src, message.L4PairedHandshake, message.ReasonCounterGap, message.UrgencyNormal, 1)
 	}
 	e.count(func(s *Stats) { s.Telemetry++ })
-	e.emit(EventShortTelemetry{peerOf{id.Src}, samples, t.Counter})
+	e.emit(EventShortTelemetry{peerOf{id.Src}, samples, t.Counter, relayed})
 }

@@ -16,14 +16,14 @@ import (
 // verdicts are the report's (and `hilrun bench` exits on them); this spec fails only when the
 // run could not measure.
 var _ = Describe("Performance sign-off", Ordered, Label("perf", "sign-off"), func() {
-	It("measures commands, telemetry, binding, pairing and the L3 handshake at the rig's profiles and writes the latency report", func(ctx SpecContext) {
+	It("measures commands (to two modules in turn), telemetry, binding, pairing, L6, L7 and the L3 handshake at the rig's profiles and writes the latency report", func(ctx SpecContext) {
 		c, _ := current()
 		if c.Programs {
 			Skip("needs the devices' meters in-process; on this run the pack and the modules are separate programs")
 		}
 		dir := filepath.Join(c.ReportDir, "latency")
 		res, err := perf.Run(ctx, perf.Options{Rig: c.Rig, ReportDir: dir, Images: c.Images, Logger: c.Logger,
-			Samples: 10, Telemetry: 2, Rare: 1, Recovery: -1, Spin: time.Millisecond})
+			Samples: 10, Telemetry: 2, Rare: 1, Recovery: -1, Modules: 2, Spin: time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Report.WriteFiles(dir)).To(Succeed())
 		for _, p := range res.Report.Properties() {
@@ -37,7 +37,7 @@ var _ = Describe("Performance sign-off", Ordered, Label("perf", "sign-off"), fun
 				measured[o.Operation] = true
 			}
 		}
-		for _, op := range []string{"l5-command-ack", "l5-telemetry", "binding-module", "pairing-module", "l3-handshake"} {
+		for _, op := range []string{"l5-command-ack", "l5-telemetry", "binding-module", "pairing-module", "l3-handshake", "l6-validation", "l7-validation"} {
 			Expect(measured).To(HaveKey(op))
 		}
 	}, NodeTimeout(5*time.Minute))

@@ -55,6 +55,12 @@ type Options struct {
 	// Spin is how much of each of the buses' real-time waits polls the clock instead of
 	// sleeping (framework.Options.Spin): more CPU, frames closer to their time.
 	Spin time.Duration
+	// Fast runs the buses as fast as possible (emu.AsFastAsPossible) instead of in real time:
+	// frames arrive at once, so each sample is the software's own time along the operation's
+	// path, with no wire time in it. Its frames are stamped on the bus's schedule, not on the
+	// clock the samples are taken on, so no floor is applied: the report carries measured
+	// times only and a warning. Only with Zero (modelled charges would be the whole story).
+	Fast bool
 }
 
 func pick(n, def int) int {
@@ -88,9 +94,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.Fast && !o.Zero {
+		return nil, errors.New("perf: fast pacing measures the software alone: only with the zero profile")
+	}
 	began := time.Now()
 	sys, err := framework.Up(ctx, framework.Options{Rig: o.Rig, Name: "bench", ReportDir: o.ReportDir,
-		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: true, Spin: o.Spin, Boot: 30 * time.Second})
+		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: !o.Fast, Spin: o.Spin, Boot: 30 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("perf: bring-up of rig %s: %w", o.Rig.Name, err)
 	}
@@ -120,11 +129,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.Join(runErr, fmt.Errorf("perf: captures: %w", err))
 	}
 	samples := m.rec.Samples()
+	if o.Fast {
+		// Windows cut from frame stamps are on the bus's schedule, which fast pacing runs
+		// ahead of the clock: they measure nothing.
+		samples = slices.DeleteFunc(samples, func(s latency.Sample) bool { return stampedOps[s.Operation] })
+	}
 	fl := latency.Floor{Buses: map[string]bus.Timing{}, Stuffing: bus.Exact}
 	for _, b := range o.Rig.Buses {
 		fl.Buses[b.Name] = bus.Timing{Nominal: b.Bitrate, Data: b.DataBitrate}
 	}
-	fl.Apply(samples, recs)
+	stuffing := "exact"
+	if o.Fast {
+		stuffing = "none: fast pacing, no floor"
+	} else {
+		fl.Apply(samples, recs)
+	}
 	var sheet *latency.Sheet
 	if p := o.Rig.BudgetPath(); p != "" {
 		if sheet, err = latency.LoadSheet(p); err != nil {
@@ -132,9 +151,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	rep := latency.Build(samples, latency.Options{Sheet: sheet, Run: latency.RunInfo{Rig: o.Rig.Name,
-		Mode: latency.ModeEmulated, Stuffing: "exact", Label: o.Label}})
+		Mode: latency.ModeEmulated, Stuffing: stuffing, Label: o.Label}})
+	if o.Fast {
+		rep.Warnings = append(rep.Warnings, "fast pacing: frames were delivered at once, so every measured time is the software's own along the operation's path, without wire time; no floor, no sign-off")
+	}
 	return &Result{Report: rep, Samples: samples, Captures: sys.Captures(), Elapsed: time.Since(began)}, runErr
 }
+
+// stampedOps are the operations whose windows begin or end at a frame's stamp in a capture.
+var stampedOps = map[string]bool{"l5-telemetry": true, "l6-validation": true, "poll-cycle": true, "poll-slot": true}
 
 // meas takes the samples of one run.
 type meas struct {

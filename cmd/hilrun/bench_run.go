@@ -40,13 +40,14 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	recovery := fs.Int("recovery", perf.DefaultRecovery, "key-loss recoveries (one module each)")
 	profile := fs.String("profile", "rig", "cost profiles: rig (the rig file's) or zero")
 	label := fs.String("label", "", "the run's label in the report (a release, a commit)")
+	pacing := fs.String("pacing", "realtime", "bus pacing: realtime (the sign-off) or fast (frames at once: the software's own time per operation, no floor; only with --profile zero)")
 	spin := fs.Duration("spin", time.Millisecond, "part of each real-time bus wait spent polling the clock instead of sleeping (CPU for timing fidelity)")
 	soak := fs.Duration("soak", 0, "instead of the latency run, let the rig (default rigs/emulated-full.yaml) run this long and report bus load, poll cycles, missed slot deadlines and the bench's CPU use")
 	verbose := fs.Bool("v", false, "log the devices at info level")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 || (*profile != "rig" && *profile != "zero") {
+	if fs.NArg() > 0 || (*profile != "rig" && *profile != "zero") || (*pacing != "realtime" && *pacing != "fast") || (*pacing == "fast" && *profile != "zero") {
 		fs.Usage()
 		return exitUsage
 	}
@@ -82,7 +83,7 @@ func runBenchRun(ctx context.Context, env *cli, args []string) int {
 	}
 	fmt.Fprintf(env.stdout, "hilrun bench: rig %s (%s), profiles %s, report in %s\n", r.Name, *rigPath, *profile, *dir)
 	res, runErr := perf.Run(ctx, perf.Options{Rig: r, ReportDir: *dir, Logger: log, Progress: env.stdout,
-		Images: &framework.Images{OutDir: filepath.Join(*dir, "images")}, Label: *label, Zero: *profile == "zero",
+		Images: &framework.Images{OutDir: filepath.Join(*dir, "images")}, Label: *label, Zero: *profile == "zero", Fast: *pacing == "fast",
 		Spin: *spin, Samples: neg(*samples), Telemetry: neg(*telemetry), Rare: neg(*rare), Recovery: neg(*recovery), Modules: *modules})
 	if res == nil {
 		fmt.Fprintf(env.stderr, "hilrun bench: %v\n", runErr)

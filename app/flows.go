@@ -238,8 +238,18 @@ func (a *App) pair(ctx context.Context, pctx string, ents [2]string, key string,
 	if err != nil {
 		return r.PairingID, err
 	}
-	if _, err := a.cfg.Authority.Complete(ctx, r.PairingID, ev.(session.EventCompletion).Completion); err != nil {
+	comp := ev.(session.EventCompletion).Completion
+	l6, err := a.cfg.Authority.Complete(ctx, r.PairingID, comp)
+	if err != nil {
 		return r.PairingID, fmt.Errorf("app: complete %s: %w", r.PairingID, err)
+	}
+	// The pairing counts as validated only on the authority's signed L6 confirmation (R9).
+	signed, err := base64.StdEncoding.DecodeString(l6.PairingValidation)
+	if err == nil {
+		err = checkCompletionConfirmed(a.auth, signed, pid, comp, a.cfg.Clock.Now())
+	}
+	if err != nil {
+		return r.PairingID, fmt.Errorf("app: L6 confirmation of %s: %w", r.PairingID, err)
 	}
 	a.mu.Lock()
 	a.pairings[key] = r.PairingID

@@ -51,7 +51,9 @@
 // acknowledged with the pack's state; an emergency isolate also sends 0x51F to every module
 // and drops the request to Off) or forwarded re-protected under each module's pairing, and the module's ACK returns under
 // the app pairing; announces, keys answers, completions, telemetry and escalations from the
-// modules are relayed to the app (escalations through the CAN1 engine's rate limit). Crypto is
+// modules are relayed to the app (escalations through the CAN1 engine's rate limit; a
+// module's single-frame telemetry, once verified, as a single frame under the app pairing with
+// the module's address as source, docs/protocol.md 6.5). Crypto is
 // charged on the MCU profile (STM32WB55 by default). ISO-TP allows MinISOTPSessions concurrent
 // receptions per engine. Records live in Config.Store under "can1/" and "can2/", so bindings,
 // pairings and counter reservations survive a power cycle. At start the pack logs its image

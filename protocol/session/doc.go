@@ -4,8 +4,10 @@
 // docs/protocol.md asks of a link: the binding (own key pair, the partner's semi-public key from the
 // authority's binding record, the binding secret computed once and stored, the binding-level
 // channel), the pairing handshake (certificate, key-half exchange, pairing keys, completion,
-// the 30 s partial-pairing timeout), L5 commands with their ACKs, telemetry protected as the
-// pairing's policy says (AEAD envelopes or single frames with a truncated MAC), L1 announces
+// the 30 s partial-pairing timeout; a certificate delivered again makes the node send again
+// the handshake messages it sent, for whoever drives the pairing and lost one), L5 commands
+// with their ACKs, telemetry protected as the pairing's policy says (AEAD envelopes or single
+// frames with a truncated MAC), L1 announces
 // including key loss, escalation requests with their triggers and rate limits, and the
 // rejection of malformed, replayed, wrongly levelled or tampered input with per-cause counters.
 //

@@ -69,6 +69,7 @@ func (m *meas) all(ctx context.Context) error {
 		}},
 		{"l5-command-ack", func(ctx context.Context) (int, error) { return m.commands(ctx, mods) }},
 		{"l5-telemetry", func(ctx context.Context) (int, error) { return m.telemetry(ctx, events) }},
+		{"l5-telemetry/short", m.shortTelemetry},
 		{"l3-handshake", func(ctx context.Context) (int, error) {
 			n := pick(m.o.Rare, DefaultRare)
 			for i := range n {

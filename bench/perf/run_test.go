@@ -36,7 +36,7 @@ func TestRunZeroProfile(t *testing.T) {
 		rows[o.Key] = o
 	}
 	for _, k := range []string{"binding-pack", "binding-module", "pairing-pack", "pairing-module", "l6-validation/module",
-		"l5-command-ack/charge-discharge", "l5-command-ack/emergency-isolate", "l5-telemetry/aead-record",
+		"l5-command-ack/charge-discharge", "l5-command-ack/emergency-isolate", "l5-telemetry/aead-record", "l5-telemetry/short",
 		"l3-handshake", "l7-validation/verification"} {
 		if rows[k].Measured.Count == 0 {
 			t.Errorf("%s not measured", k)
@@ -56,6 +56,14 @@ func TestRunZeroProfile(t *testing.T) {
 		}
 		if !slices.Equal(targets, []uint8{1, 2, 1, 2}) {
 			t.Errorf("%s went to modules %v", o.Key, targets)
+		}
+	}
+	if b := rows["l5-telemetry/short"].Budget; b == nil || b.Op != "l5-telemetry/short" || b.Per == latency.PerFrame {
+		t.Errorf("single-frame telemetry judged against %+v, want its own per-operation row", b)
+	}
+	for _, s := range rows["l5-telemetry/short"].Samples {
+		if s.Frames < 2 {
+			t.Errorf("single-frame telemetry sample with %d frames: the module's and the relay are both in the window", s.Frames)
 		}
 	}
 	l7 := rows["l7-validation/verification"]

@@ -543,9 +543,22 @@ func (b *Bus) busOffLocked(ep *Endpoint, recovery time.Duration, at time.Time) {
 	}()
 }
 
-// deliver hands a frame to every endpoint but its sender and to the recorders.
+// deliver hands a frame to every endpoint but its sender and to the recorders. The endpoints
+// come first: they react to the frame on the clock, the recorders only write it down, so a
+// capture's formatting and its occasional flush stay off the path of every answer.
 func (b *Bus) deliver(d delivery, recs []Recorder) {
 	r := bus.Received{Frame: d.f, Time: d.at}
+	if d.delay <= 0 {
+		b.fanOut(d.from, r)
+	}
+	b.record(r, recs)
+	if d.delay > 0 {
+		b.deliverLate(d, r)
+	}
+}
+
+// record hands r to the recorders, counting their failures.
+func (b *Bus) record(r bus.Received, recs []Recorder) {
 	for _, rec := range recs {
 		if err := rec.Record(r); err != nil {
 			b.mu.Lock()
@@ -557,25 +570,26 @@ func (b *Bus) deliver(d delivery, recs []Recorder) {
 			}
 		}
 	}
-	if d.delay > 0 {
-		r.Time = d.at.Add(d.delay)
-		t := b.clk.NewTimer(d.delay)
-		tok := b.enterWait(b.clk.Now().Add(d.delay))
-		b.aux.Add(1)
-		go func() {
-			defer b.aux.Done()
-			defer b.leaveWait(tok)
-			select {
-			case <-t.C():
-			case <-b.quit:
-				t.Stop()
-				return
-			}
-			b.fanOut(d.from, r)
-		}()
-		return
-	}
-	b.fanOut(d.from, r)
+}
+
+// deliverLate hands a delayed frame to the endpoints after its delay (a delay fault): the
+// recorders saw it at its end of frame, the receivers see it late.
+func (b *Bus) deliverLate(d delivery, r bus.Received) {
+	r.Time = d.at.Add(d.delay)
+	t := b.clk.NewTimer(d.delay)
+	tok := b.enterWait(b.clk.Now().Add(d.delay))
+	b.aux.Add(1)
+	go func() {
+		defer b.aux.Done()
+		defer b.leaveWait(tok)
+		select {
+		case <-t.C():
+		case <-b.quit:
+			t.Stop()
+			return
+		}
+		b.fanOut(d.from, r)
+	}()
 }
 
 func (b *Bus) fanOut(from *Endpoint, r bus.Received) {

@@ -23,7 +23,8 @@ type Model struct {
 	Basis  string        // where the list comes from
 }
 
-// CapabilityMap returns the critical-path operations of each budgeted operation, from
+// CapabilityMap returns the critical-path operations of each budgeted operation (or
+// operation/variant where a variant differs from its operation), from
 // docs/protocol.md 1.3 and 8.2. Compute on different devices is counted one after the other: in these
 // flows each side waits for the other's message before it computes. The app and the authority
 // run on a host CPU whose compute is measured, not modelled, so they carry no steps.
@@ -50,6 +51,11 @@ func CapabilityMap() map[string]Model {
 			Steps: []Step{s(RoleModule, suite.OpAEADBlock, 6), s(RolePack, suite.OpAEADBlock, 6)},
 			Floor: 3520 * time.Microsecond, Frames: 11,
 			Basis: "spec 8.2: the module seals a 64-byte telemetry envelope (≈ 6 blocks), the pack opens it",
+		},
+		"l5-telemetry/short": {
+			Steps: []Step{s(RoleModule, suite.OpAEADBlock, 2), s(RolePack, suite.OpAEADBlock, 4)},
+			Floor: 640 * time.Microsecond, Frames: 2,
+			Basis: "spec 1.3, 6.5: the module's truncated CMAC over one frame (2 blocks), the pack checks it and MACs the relay (2 + 2 blocks); one frame on each bus",
 		},
 		"l6-validation": {
 			Steps: []Step{

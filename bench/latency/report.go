@@ -171,7 +171,7 @@ func fill(row *Operation, target float64) {
 		if s.Frames > 0 {
 			perFrame = append(perFrame, s.Measured/time.Duration(s.Frames))
 		}
-		if e := s.Floor + s.ComputeTotal(); e > 0 {
+		if e := s.Floor + s.ComputeTotal(); e > 0 && !s.Paced {
 			ratios = append(ratios, float64(s.Measured)/float64(e))
 		}
 		if modelled(s) {

@@ -325,3 +325,19 @@ func BenchmarkBuild(b *testing.B) {
 		Build(ss, Options{Sheet: sheet})
 	}
 }
+
+func TestFidelityLeavesPacedOut(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	mk := func(measured, floor time.Duration, paced bool) Sample {
+		return Sample{Operation: "op", Start: t0, End: t0.Add(measured), Measured: measured, Floor: floor, Frames: 1, Paced: paced}
+	}
+	r := Build([]Sample{mk(11*time.Millisecond, 10*time.Millisecond, false), mk(100*time.Millisecond, time.Millisecond, true)}, Options{})
+	f := r.Operations[0].Fidelity
+	if f.Samples != 1 || f.Ratio != 1.1 || !f.OK {
+		t.Errorf("fidelity %+v, want the unpaced sample's 1.1 alone", f)
+	}
+	r = Build([]Sample{mk(100*time.Millisecond, time.Millisecond, true)}, Options{})
+	if f := r.Operations[0].Fidelity; f.Samples != 0 || f.Ratio != 0 || !f.OK {
+		t.Errorf("paced only: %+v, want no ratio", f)
+	}
+}

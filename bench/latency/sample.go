@@ -20,6 +20,11 @@ type Sample struct {
 	// frames from or to them, leaving out other traffic that shared the bus in the window.
 	Nodes []uint8 `json:"nodes,omitempty"`
 
+	// Paced marks an operation whose length a device's timer sets by design (the pack's
+	// 100 ms poll slot), not its frames and compute: measured ÷ (floor + compute) says nothing
+	// about the bench there, so such samples stay out of the emulation fidelity.
+	Paced bool `json:"paced,omitempty"`
+
 	// Filled from the capture by Floor.Apply (or by the caller).
 	Frames int           `json:"frames"`            // frames that crossed any bus in [Start, End]
 	Floor  time.Duration `json:"floor_ns"`          // critical-path wire time of those frames

@@ -56,9 +56,9 @@ type PricedStep struct {
 
 // predict prices an operation on the real silicon. From samples that carry operation counts it
 // takes the cheapest sample (floor + repriced compute): the least the run showed the operation
-// needs. Without counts it uses the capability map, with the samples' smallest floor when they
-// have one.
-func predict(op string, samples []Sample, silicon map[string]mcu.Profile) *Prediction {
+// needs. Without counts it uses the capability map (the row's key, operation/variant, else its
+// operation), with the samples' smallest floor when they have one.
+func predict(key, op string, samples []Sample, silicon map[string]mcu.Profile) *Prediction {
 	var best *Prediction
 	for i := range samples {
 		s := &samples[i]
@@ -97,7 +97,11 @@ func predict(op string, samples []Sample, silicon map[string]mcu.Profile) *Predi
 		}
 	}
 	if best == nil {
-		m, ok := CapabilityMap()[op]
+		cm := CapabilityMap()
+		m, ok := cm[key]
+		if !ok {
+			m, ok = cm[op]
+		}
 		if !ok {
 			return nil
 		}
@@ -200,7 +204,7 @@ func judge(mode string, b *Budget, row *Operation, silicon map[string]mcu.Profil
 		stats = *row.PerFrame
 	}
 	v.Value, _ = v.Statistic.Of(stats)
-	v.Prediction = predict(row.Operation, row.Samples, silicon)
+	v.Prediction = predict(row.Key, row.Operation, row.Samples, silicon)
 	unit := ""
 	if perFrame {
 		unit = " per frame"

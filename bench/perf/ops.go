@@ -347,7 +347,7 @@ func (m *meas) pollCycles() int {
 	cycles := pollCycles(p.Frames(0), registered(m.sys), m.timing(m.busOf("can2")))
 	for _, c := range cycles {
 		// Legacy traffic: no crypto, no Web4 nodes; the floor counts every frame in the window.
-		m.rec.Add(latency.Sample{Operation: "poll-cycle", Start: c[0], End: c[1], Measured: c[1].Sub(c[0])})
+		m.rec.Add(latency.Sample{Operation: "poll-cycle", Start: c[0], End: c[1], Measured: c[1].Sub(c[0]), Paced: true})
 	}
 	return len(cycles)
 }
@@ -362,7 +362,7 @@ func (m *meas) pollSlots() int {
 	}
 	slots := pollSlots(p.Frames(0))
 	for _, sl := range slots {
-		m.rec.Add(latency.Sample{Operation: "poll-slot", Start: sl[0], End: sl[1], Measured: sl[1].Sub(sl[0])})
+		m.rec.Add(latency.Sample{Operation: "poll-slot", Start: sl[0], End: sl[1], Measured: sl[1].Sub(sl[0]), Paced: true})
 	}
 	return len(slots)
 }

@@ -63,6 +63,7 @@ type Device struct {
 	stepAt, statusAt, silenceAt, timeReqAt, telemAt, diagUntil time.Time
 	shortAt                                                    time.Time // next single-frame telemetry
 	shortNext                                                  int       // index into shortSignals
+	shortBusy                                                  atomic.Bool
 	prevV, prevT                                               []float64 // readings before the last step, for the step triggers
 
 	web    *web4

@@ -58,9 +58,16 @@ func (d *Device) sendShort() {
 	if w == nil {
 		return
 	}
+	if !d.shortBusy.CompareAndSwap(false, true) {
+		// The engine has not taken the previous frame yet (busy with seconds of P-256): skip
+		// this one rather than queue a burst, as the MCU's single transmit slot would.
+		d.count(func(st *Stats) { st.ShortSkipped++ })
+		return
+	}
 	s := d.shortSample(shortSignals[d.shortNext%len(shortSignals)])
 	d.shortNext++
 	d.goWeb(func(ctx context.Context) {
+		defer d.shortBusy.Store(false)
 		err := w.eng.SendShortTelemetry(ctx, canid.AddrPack, message.ShortTelemetry{s})
 		switch {
 		case err == nil:

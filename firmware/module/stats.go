@@ -54,6 +54,7 @@ type Stats struct {
 	Commands       map[string]uint64 // executed L5 commands by ACK status
 	Telemetry      uint64            // telemetry records handed to the engine and sent
 	ShortTelemetry uint64            // single-frame telemetry frames sent
+	ShortSkipped   uint64            // single frames skipped while the previous one was still queued
 	StepTriggers   uint64            // temperature or voltage steps that raised an escalation
 	Updates        uint64            // images received over CAN and booted
 	UpdatesRefused uint64            // images received over CAN that the boot loader refused

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/modbatt/hilrun/bench/framework"
+	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/mcu"
 	"github.com/modbatt/hilrun/protocol/canid"
@@ -46,9 +47,19 @@ func (m *meas) l7(ctx context.Context, mod *framework.Module) error {
 	if err != nil {
 		return fmt.Errorf("L7 verification of %s: %w", bid, err)
 	}
+	p1, ok := m.sys.Probe(m.busOf("can1"))
+	if !ok {
+		return errors.New("no probe on the app bus")
+	}
+	mark := p1.Mark()
 	start := m.begin()
 	if err := m.sys.App.Engine().Deliver(ctx, session.Hop{Dst: pack, Via: pack}, canid.TypeBindingValid, signed); err != nil {
 		return fmt.Errorf("deliver the L7 record to the pack: %w", err)
+	}
+	// Deliver returns once the frames are queued; wait (without polling) for the last one on
+	// the bus, so that the meter is polled only while the pack works on the record.
+	if _, _, err := p1.Wait(ctx, mark, "the L7 record's last frame", lastFrameOf(canid.TypeBindingValid, canid.AddrApp, pack)); err != nil {
+		return err
 	}
 	cost := m.sys.Pack.Profile().Cost(suite.OpVerify, 1)
 	end, n, err := awaitCharges(ctx, m.clk, m.packMeter, suite.OpVerify, cost, max(l7Settle, cost))
@@ -113,3 +124,27 @@ func awaitCharges(ctx context.Context, clk clock.Clock, meter *mcu.Meter, op sui
 const noChargeAfter = 5 * time.Second
 
 var errNoCharge = errors.New("no charge recorded")
+
+// lastFrameOf matches the frame that completes the next ISO-TP message of type t from src to
+// dst (classic frames: a first frame with a 12-bit length, then consecutive frames of 7 bytes;
+// a single frame completes at once). It keeps state: use it for one Wait.
+func lastFrameOf(t canid.Type, src, dst uint8) func(bus.Frame) bool {
+	left := -1 // bytes still to come; -1 before the first frame
+	return func(f bus.Frame) bool {
+		id, err := canid.Decode(f.ID, f.Extended)
+		if err != nil || id.Type != t || id.Src != src || id.Dst != dst || f.Len < 1 {
+			return false
+		}
+		switch pci := f.Data[0] >> 4; {
+		case pci == 0: // single frame
+			return left < 0
+		case pci == 1 && f.Len >= 2: // first frame
+			left = int(f.Data[0]&0x0F)<<8 | int(f.Data[1])
+			left -= int(f.Len) - 2
+		case pci == 2 && left > 0: // consecutive frame
+			left -= int(f.Len) - 1
+			return left <= 0
+		}
+		return false
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
+	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/suite"
 )
 
@@ -71,5 +72,35 @@ func TestPollCyclesAndSlots(t *testing.T) {
 	r.slots(frames, 100*time.Millisecond)
 	if r.Slots != 5 || r.SlotLate != 1 || r.Unanswered != 1 || r.WorstSlot != 150*time.Millisecond {
 		t.Errorf("slots %d late %d unanswered %d worst %v", r.Slots, r.SlotLate, r.Unanswered, r.WorstSlot)
+	}
+}
+
+func TestLastFrameOf(t *testing.T) {
+	id := canid.New(canid.TypeBindingValid, true, canid.LevelBinding, 0x40, canid.AddrApp).Encode()
+	fc := canid.New(canid.TypeBindingValid, true, canid.LevelBinding, canid.AddrApp, 0x40).Encode()
+	frame := func(id uint32, b ...byte) bus.Frame {
+		f := bus.Frame{ID: id, Extended: true, Len: uint8(len(b))}
+		copy(f.Data[:], b)
+		return f
+	}
+	match := lastFrameOf(canid.TypeBindingValid, canid.AddrApp, 0x40)
+	// 20 bytes: a first frame with 6, then 7 + 7.
+	seq := []struct {
+		f    bus.Frame
+		last bool
+	}{
+		{frame(id, 0x21, 1, 2, 3, 4, 5, 6, 7), false}, // a consecutive frame before any first frame
+		{frame(id, 0x10, 20, 1, 2, 3, 4, 5, 6), false},
+		{frame(fc, 0x30, 0, 0), false}, // flow control, the other way
+		{frame(id, 0x21, 1, 2, 3, 4, 5, 6, 7), false},
+		{frame(id, 0x22, 1, 2, 3, 4, 5, 6, 7), true},
+	}
+	for i, s := range seq {
+		if got := match(s.f); got != s.last {
+			t.Errorf("frame %d (%s): %v", i, s.f, got)
+		}
+	}
+	if !lastFrameOf(canid.TypeBindingValid, canid.AddrApp, 0x40)(frame(id, 0x05, 1, 2, 3, 4, 5)) {
+		t.Error("a single frame completes its message")
 	}
 }

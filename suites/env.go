@@ -100,6 +100,9 @@ func rigUp(name string, opts ...any) func() *framework.System {
 			for _, p := range sys.Captures() {
 				AddReportEntry("capture", p, ReportEntryVisibilityFailureOrVerbose)
 			}
+			for b, n := range sys.CapturesTruncated() {
+				AddReportEntry("capture truncated", fmt.Sprintf("bus %s: %d frames past the capture limit were not written", b, n))
+			}
 		})
 	}, NodeTimeout(5*time.Minute))
 	return func() *framework.System { return sys }

@@ -22,7 +22,7 @@ type lostMessage struct {
 // they had sent (docs/protocol.md 8, retries inside the 30 s window of R5). Only the bus is
 // touched, so the spec runs as well when the devices are separate programs.
 var _ = Describe("A pairing that loses one handshake message", Ordered, Label("robustness", "pairing"), func() {
-	sys := rigUp("handshake-loss", functional)
+	sys := rigUp("handshake-loss", emulatedBuses, functional)
 	BeforeAll(func(ctx SpecContext) { bindAll(ctx, sys()) }, NodeTimeout(flowTimeout))
 
 	DescribeTable("completes after the app's retry", func(ctx SpecContext, module bool, lost lostMessage) {

@@ -11,20 +11,29 @@ import (
 	"github.com/modbatt/hilrun/capture"
 )
 
-// busCapture records every frame one bus carries to a candump log and a pcap file.
+// DefaultCaptureLimit is how many frames a bring-up's capture of one bus keeps by default:
+// about 15 MB of candump log. A module update over CAN moves an emulated image of several
+// megabytes in millions of frames, which says nothing a bounded capture would not.
+const DefaultCaptureLimit = 250_000
+
+// busCapture records every frame one bus carries to a candump log and a pcap file, up to a
+// limit; frames past it are counted, not written.
 type busCapture struct {
-	iface string
-	paths []string
-	mu    sync.Mutex
-	ws    []capture.Writer
-	errs  []error
+	iface   string
+	paths   []string
+	mu      sync.Mutex
+	ws      []capture.Writer
+	errs    []error
+	limit   int // 0: no limit
+	written int
+	over    int // frames past the limit
 }
 
-func newBusCapture(dir, prefix, iface string) (*busCapture, error) {
+func newBusCapture(dir, prefix, iface string, limit int) (*busCapture, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("framework: capture directory: %w", err)
 	}
-	c := &busCapture{iface: iface}
+	c := &busCapture{iface: iface, limit: limit}
 	for _, ext := range []string{".log", ".pcap"} {
 		p := filepath.Join(dir, prefix+iface+ext)
 		w, err := capture.Create(p)
@@ -42,6 +51,11 @@ func newBusCapture(dir, prefix, iface string) (*busCapture, error) {
 func (c *busCapture) Record(r bus.Received) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.limit > 0 && c.written >= c.limit {
+		c.over++
+		return nil
+	}
+	c.written++
 	var err error
 	for _, w := range c.ws {
 		err = errors.Join(err, w.Write(c.iface, r))

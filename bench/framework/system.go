@@ -58,6 +58,9 @@ type Options struct {
 	// RealTime paces the emulated buses in real time: each frame reaches its receivers at its
 	// end of frame, so a latency measured on the clock includes the wire time. Perf runs set it.
 	RealTime bool
+	// CaptureLimit bounds the frames each bus's capture keeps (0: DefaultCaptureLimit; -1: no
+	// limit). What is past it is counted and reported by CapturesTruncated.
+	CaptureLimit int
 	// Spin, with RealTime, is how much of each of the buses' waits, and of the devices' short
 	// waits (their modelled crypto charges), is spent polling the clock instead of sleeping
 	// (emu.Config.Spin): a timer wakes up late by up to a millisecond, and every frame that
@@ -233,7 +236,14 @@ func Up(ctx context.Context, o Options) (s *System, err error) {
 			return s, err
 		}
 		s.links[b.Name] = l
-		c, err := newBusCapture(filepath.Join(o.ReportDir, "captures"), prefix, b.Name)
+		limit := o.CaptureLimit
+		switch {
+		case limit == 0:
+			limit = DefaultCaptureLimit
+		case limit < 0:
+			limit = 0
+		}
+		c, err := newBusCapture(filepath.Join(o.ReportDir, "captures"), prefix, b.Name, limit)
 		if err != nil {
 			return s, err
 		}
@@ -491,6 +501,20 @@ func (s *System) Captures() []string {
 	var out []string
 	for _, c := range s.captures {
 		out = append(out, c.paths...)
+	}
+	return out
+}
+
+// CapturesTruncated says, per bus, how many frames its capture did not keep because it had
+// reached its limit (Options.CaptureLimit); buses whose capture is whole are not listed.
+func (s *System) CapturesTruncated() map[string]int {
+	out := map[string]int{}
+	for _, c := range s.captures {
+		c.mu.Lock()
+		if c.over > 0 {
+			out[c.iface] = c.over
+		}
+		c.mu.Unlock()
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package latency
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -76,4 +77,36 @@ func FuzzReadReport(f *testing.F) {
 		r.WriteJUnit(&out)
 		Compare(r, r, 0.1).WriteMarkdown(&out)
 	})
+}
+
+func TestNodesJSON(t *testing.T) {
+	b, err := json.Marshal(Sample{Operation: "op", Nodes: Nodes{0x60, 0x40, 0x01}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"nodes":[96,64,1]`)) {
+		t.Errorf("nodes not an array of numbers: %s", b)
+	}
+	for in, want := range map[string]Nodes{
+		`{"nodes":[96,64,1]}`: {0x60, 0x40, 0x01},
+		`{"nodes":"YEAB"}`:    {0x60, 0x40, 0x01}, // base64, as earlier reports wrote them
+		`{"nodes":[]}`:        {},
+		`{"nodes":null}`:      nil,
+		`{}`:                  nil,
+	} {
+		var s Sample
+		if err := json.Unmarshal([]byte(in), &s); err != nil || !bytes.Equal(s.Nodes, want) || (want == nil) != (s.Nodes == nil) {
+			t.Errorf("%s: %v %v", in, s.Nodes, err)
+		}
+	}
+	for _, in := range []string{`{"nodes":[256]}`, `{"nodes":[-1]}`, `{"nodes":"!!"}`, `{"nodes":{}}`, `{"nodes":[1.5]}`} {
+		var s Sample
+		if err := json.Unmarshal([]byte(in), &s); err == nil {
+			t.Errorf("%s accepted: %v", in, s.Nodes)
+		}
+	}
+	doc := `{"schema":"hilrun-latency/1","operations":[{"key":"a","samples":[{"operation":"a","nodes":[300]}]}]}`
+	if _, err := ReadReport(strings.NewReader(doc)); !errors.Is(err, ErrBadReport) {
+		t.Errorf("out-of-range node: %v", err)
+	}
 }

@@ -1,6 +1,10 @@
 package latency
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -18,7 +22,7 @@ type Sample struct {
 
 	// Nodes, when set, are the Web4 node addresses taking part: the floor then counts only
 	// frames from or to them, leaving out other traffic that shared the bus in the window.
-	Nodes []uint8 `json:"nodes,omitempty"`
+	Nodes Nodes `json:"nodes,omitempty"`
 
 	// Paced marks an operation whose length a device's timer sets by design (the pack's
 	// 100 ms poll slot), not its frames and compute: measured ÷ (floor + compute) says nothing
@@ -121,4 +125,51 @@ func (r *Recorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.samples)
+}
+
+// Nodes are Web4 node addresses. In JSON they are an array of numbers (docs/latency-report.md),
+// not the base64 string encoding/json gives a byte slice; a base64 string is still read, as
+// reports written before said it so.
+type Nodes []uint8
+
+// MarshalJSON writes the addresses as numbers.
+func (n Nodes) MarshalJSON() ([]byte, error) {
+	if n == nil {
+		return []byte("null"), nil
+	}
+	ints := make([]int, len(n))
+	for i, a := range n {
+		ints[i] = int(a)
+	}
+	return json.Marshal(ints)
+}
+
+// UnmarshalJSON reads an array of numbers 0–255, or a base64 string.
+func (n *Nodes) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*n = nil
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("nodes: %w", err)
+		}
+		*n = raw
+		return nil
+	}
+	var ints []int
+	if err := json.Unmarshal(b, &ints); err != nil {
+		return fmt.Errorf("nodes: %w", err)
+	}
+	out := make(Nodes, len(ints))
+	for i, v := range ints {
+		if v < 0 || v > 0xFF {
+			return fmt.Errorf("nodes: address %d out of range", v)
+		}
+		out[i] = uint8(v)
+	}
+	*n = out
+	return nil
 }

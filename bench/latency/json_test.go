@@ -56,6 +56,8 @@ func FuzzReadReport(f *testing.F) {
 	}
 	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","measured":{"count":1,"p50_ns":1,"p95_ns":1,"p99_ns":1,"max_ns":1,"min_ns":1,"mean_ns":1}}]}`))
 	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","per_frame":null,"verdict":{"prediction":{"steps":[{}]}}}]}`))
+	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","samples":[{"operation":"a","nodes":[96,64,1],"paced":true}]}]}`))
+	f.Add([]byte(`{"schema":"hilrun-latency/1","operations":[{"key":"a","samples":[{"operation":"a","nodes":"YEAB"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ReadReport(bytes.NewReader(b))
 		if err != nil {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 	"github.com/modbatt/hilrun/protocol/suite"
+	"time"
 )
 
 // web4 is the running link engine and what stops it.
@@ -63,9 +65,12 @@ func (d *Device) restartWeb4() {
 	}
 	lost := d.keyLoss
 	d.keyLoss = false
-	// Boot report: the running image's version and hash, in the clear (L1, kind image).
+	// Boot report: the running image's version and hash, in the clear (L1, kind image). Nobody
+	// asks for it again, so a report lost to an ISO-TP timeout is sent again.
 	d.goWeb(func(ctx context.Context) {
-		if err := eng.Announce(ctx, canid.AddrPack, message.AnnounceImage); err != nil && ctx.Err() == nil {
+		if err := clock.Retry(ctx, d.clk, bootReportAttempts, time.Second, func(ctx context.Context) error {
+			return eng.Announce(ctx, canid.AddrPack, message.AnnounceImage)
+		}); err != nil && ctx.Err() == nil {
 			d.log.Debug("module: image announce", "err", err)
 		}
 		if lost {
@@ -219,3 +224,7 @@ func (d *Device) escalateStep(reason message.Reason) {
 		}
 	})
 }
+
+// bootReportAttempts is how often a boot report (or a relayed announce) is tried: after 1, 2
+// and 4 s more, inside bring-up's 10 s wait.
+const bootReportAttempts = 4

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/modbatt/hilrun/bus"
+	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/legacy"
 	"github.com/modbatt/hilrun/mcu"
 	"github.com/modbatt/hilrun/protocol/canid"
@@ -16,6 +17,7 @@ import (
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 	"github.com/modbatt/hilrun/protocol/suite"
+	"time"
 )
 
 // MinISOTPSessions is the floor of concurrent ISO-TP receptions per engine (spec 5): the pack
@@ -151,7 +153,10 @@ func (g *gateway) boot(ctx context.Context) {
 	if g.d.cfg.Image.Version == "" {
 		return
 	}
-	if err := g.can1.Announce(ctx, canid.AddrApp, message.AnnounceImage); err != nil && ctx.Err() == nil {
+	// Nobody asks for it again: a report lost to an ISO-TP timeout is sent again.
+	if err := clock.Retry(ctx, g.d.clk, bootReportAttempts, time.Second, func(ctx context.Context) error {
+		return g.can1.Announce(ctx, canid.AddrApp, message.AnnounceImage)
+	}); err != nil && ctx.Err() == nil {
 		g.d.cfg.Logger.Warn("pack: boot report", "err", err)
 	}
 }
@@ -306,8 +311,12 @@ func (g *gateway) fromModules(ctx context.Context) {
 		m := ev.PeerAddr()
 		up := session.Hop{Dst: canid.AddrApp, Via: canid.AddrApp, Src: m}
 		switch e := ev.(type) {
-		case session.EventAnnounce:
-			g.relay("announce", g.can1.Deliver(ctx, up, canid.TypeAnnounce, e.Raw))
+		case session.EventAnnounce: // boot reports and key loss: sent again if lost, off the event loop
+			go func() {
+				g.relay("announce", clock.Retry(ctx, g.d.clk, bootReportAttempts, time.Second, func(ctx context.Context) error {
+					return g.can1.Deliver(ctx, up, canid.TypeAnnounce, e.Raw)
+				}))
+			}()
 		case session.EventKeysAnswer:
 			g.relay("keys answer", g.can1.Deliver(ctx, up, canid.TypeBindingXfer, e.Raw))
 		case session.EventCompletion:
@@ -402,3 +411,7 @@ func (g *gateway) busError(can1 bool) {
 		g.can2.BusError()
 	}
 }
+
+// bootReportAttempts is how often a boot report (or a relayed announce) is tried: after 1, 2
+// and 4 s more, inside bring-up's 10 s wait.
+const bootReportAttempts = 4

@@ -99,7 +99,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	began := time.Now()
 	sys, err := framework.Up(ctx, framework.Options{Rig: o.Rig, Name: "bench", ReportDir: o.ReportDir,
-		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: !o.Fast, Spin: o.Spin, Boot: 30 * time.Second})
+		Images: o.Images, Logger: o.Logger, ZeroCost: o.Zero, RealTime: !o.Fast, Spin: o.Spin, Boot: 30 * time.Second,
+		CaptureLimit: -1}) // the floors are read from the whole captures
 	if err != nil {
 		return nil, fmt.Errorf("perf: bring-up of rig %s: %w", o.Rig.Name, err)
 	}

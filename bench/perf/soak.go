@@ -73,7 +73,7 @@ func Soak(ctx context.Context, o SoakOptions, progress io.Writer) (*SoakResult, 
 	}
 	t0 := time.Now()
 	sys, err := framework.Up(ctx, framework.Options{Rig: o.Rig, Name: "soak", ReportDir: o.ReportDir, Images: o.Images,
-		Logger: o.Logger, RealTime: true, Spin: o.Spin, Boot: 2 * time.Minute})
+		Logger: o.Logger, RealTime: true, Spin: o.Spin, Boot: 2 * time.Minute, CaptureLimit: -1})
 	if err != nil {
 		return nil, fmt.Errorf("perf: bring-up of rig %s: %w", o.Rig.Name, err)
 	}

@@ -196,8 +196,20 @@ func (e *Engine) revokeBinding(bindingID []byte) error {
 	return fmt.Errorf("%w: binding %s", ErrUnknownPeer, message.FormatUUID(bindingID))
 }
 
-// ApplyBindingValidation verifies an L7 statement signed by the authority (COSE_Sign1) and,
-// for a revocation of one of this engine's bindings, drops it. It reports whether it applied.
+// holdsBinding reports whether one of the engine's links is bound under bindingID.
+func (e *Engine) holdsBinding(bindingID []byte) bool {
+	for _, l := range e.links {
+		if l.bound && bytes.Equal(l.bindingID, bindingID) {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyBindingValidation verifies an L7 statement signed by the authority (COSE_Sign1) about
+// one of this engine's bindings and, for a revocation, drops the binding. It reports whether
+// it applied; a statement about a binding the engine does not hold is neither verified nor
+// applied.
 func (e *Engine) ApplyBindingValidation(ctx context.Context, signed []byte) (bool, error) {
 	applied := false
 	err := e.do(ctx, func() error {
@@ -219,6 +231,12 @@ func (e *Engine) applyL7(signed []byte) (bool, error) {
 	bv, err := message.DecodeBindingValidation(payload)
 	if err != nil {
 		return false, err
+	}
+	if !e.holdsBinding(bv.BindingID) {
+		// Not this engine's binding: it does not concern this node, and verifying it here too
+		// would charge a signature check on the MCU for nothing (a pack hands such a record to
+		// its other bus's engine, which holds the binding and verifies it once).
+		return false, nil
 	}
 	e.charge(suite.OpVerify, 1)
 	bv, err = message.VerifyBindingValidation(e.cfg.Authority, signed, bv.BindingID, e.clk.Now())

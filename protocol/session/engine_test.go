@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/protocol/canid"
 	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/suite"
 )
 
 func packAndModule(t *testing.T, w *world, mod func(*Config)) (*node, *node) {
@@ -559,4 +561,47 @@ func TestPairingRevocation(t *testing.T) {
 	if _, err := pack.eng.Command(w.ctx, 0x01, chargeCmd()); !errors.Is(err, ErrNotPaired) {
 		t.Fatalf("command after revocation: %v", err)
 	}
+}
+
+// An L7 statement is verified only by an engine that holds the binding: a pack's app-side
+// engine passes a module binding's record on without charging a signature check, and the
+// module-side engine verifies and applies it once.
+func TestBindingValidationVerifiedOnce(t *testing.T) {
+	w := newWorld(t, nil)
+	var mu sync.Mutex
+	verifies := map[string]int{}
+	counting := func(name string) func(*Config) {
+		return func(c *Config) {
+			c.Cost = func(op suite.Op, n int) {
+				if op == suite.OpVerify {
+					mu.Lock()
+					verifies[name] += n
+					mu.Unlock()
+				}
+			}
+		}
+	}
+	pack, module := packAndModule(t, w, nil)
+	other := w.start(w.identity("PC-0002", message.RolePack, canid.AddrPack+1), nil, counting("other"))
+	bid := w.bind(pack, module)
+	r := message.ReasonKeyLoss
+	bv := &message.BindingValidation{V: 1, Kind: message.BindingRevoked, BindingID: bid, Entities: []string{"PC-0001", "BM-0001"},
+		KIDs: []uint16{1, 2}, BlockchainProof: make([]byte, message.HashSize), IssuedAt: time.Now().Unix(), Reason: &r}
+	signed, err := message.SignBindingValidation(w.auth, bv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := other.eng.ApplyBindingValidation(w.ctx, signed); ok || err != nil {
+		t.Fatalf("an engine without the binding: applied %v, %v", ok, err)
+	}
+	mu.Lock()
+	n := verifies["other"]
+	mu.Unlock()
+	if n != 0 {
+		t.Errorf("an engine without the binding charged %d signature checks", n)
+	}
+	if ok, err := pack.eng.ApplyBindingValidation(w.ctx, signed); !ok || err != nil {
+		t.Fatalf("the engine holding the binding: applied %v, %v", ok, err)
+	}
+	waitFor(t, pack, func(e EventBindingRevoked) bool { return string(e.BindingID) == string(bid) })
 }

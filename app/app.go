@@ -13,6 +13,7 @@ import (
 	"github.com/modbatt/hilrun/bus"
 	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/protocol/canid"
+	"github.com/modbatt/hilrun/protocol/isotp"
 	"github.com/modbatt/hilrun/protocol/message"
 	"github.com/modbatt/hilrun/protocol/session"
 	"github.com/modbatt/hilrun/protocol/suite"
@@ -57,6 +58,9 @@ type Config struct {
 	// runs, the app re-pairs each pairing it set up when less than 10 % of its validity
 	// remains or 5 minutes before it expires, whichever comes first.
 	NoAutoRenew bool
+	// FD says the app's bus is a CAN FD bus: the app segments its messages into 64-byte FD
+	// frames with bit-rate switching (ISO-TP profile v1 FD) and still reads classic ones.
+	FD bool
 }
 
 // App is the host app.
@@ -115,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.eng, err = session.New(session.Config{
 		Identity: session.Identity{EntityID: cfg.EntityID, Role: message.RoleApp, Addr: canid.AddrApp, Access: a.Access()},
 		Endpoint: cfg.Endpoint, Clock: cfg.Clock, Rand: cfg.Rand, Store: cfg.Store, Authority: key,
-		Cost: cfg.Cost, Logger: cfg.Logger,
+		Cost: cfg.Cost, Logger: cfg.Logger, ISOTP: isotpProfile(cfg.FD),
 		Peers: []session.Peer{{Addr: cfg.Pack.Addr, EntityID: cfg.Pack.EntityID, Role: message.RolePack}},
 	})
 	if err != nil {
@@ -295,3 +299,12 @@ func (a *App) HandshakeRetries() uint64 {
 
 // ErrTimeout is a flow step that did not happen within Config.Timeout.
 var ErrTimeout = errors.New("app: timed out")
+
+// isotpProfile is the segmentation of the app's bus: profile v1, over FD frames on an FD bus.
+func isotpProfile(fd bool) *isotp.Config {
+	c := isotp.ProfileV1()
+	if fd {
+		c = isotp.ProfileV1FD()
+	}
+	return &c
+}

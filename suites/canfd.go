@@ -78,6 +78,8 @@ var _ = Describe("L5 commands and telemetry with an app bus in CAN FD mode", Ord
 	}, NodeTimeout(flowTimeout))
 
 	It("acknowledges an L5 command to every module through the pack, and to the pack", func(ctx SpecContext) {
+		p, _ := sys().Probe(sys().Pack.Rig.Buses[0])
+		mark := p.Mark()
 		for _, m := range sys().Modules {
 			ack, err := sys().App.Command(ctx, m.Rig.ModuleID, chargeEnable())
 			Expect(err).NotTo(HaveOccurred(), "%s", m.Name())
@@ -86,6 +88,15 @@ var _ = Describe("L5 commands and telemetry with an app bus in CAN FD mode", Ord
 		ack, err := sys().App.Command(ctx, sys().Pack.Addr(), chargeEnable())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ack.Status).To(Equal(message.StatusOK))
+		if !sys().Programs { // the programs' engines segment classic frames on every bus
+			fd := 0
+			for _, r := range p.Frames(mark) {
+				if _, err := canid.Decode(r.Frame.ID, r.Frame.Extended); err == nil && r.Frame.FD && r.Frame.Len > 8 {
+					fd++
+				}
+			}
+			Expect(fd).To(BeNumerically(">", 0), "the app and the pack segment Web4 messages into FD frames on the FD bus")
+		}
 	}, NodeTimeout(flowTimeout))
 
 	It("carries protected telemetry from every module to the app", func(ctx SpecContext) {

@@ -92,7 +92,7 @@ func (p *Pack) start(s *System) error {
 	release := closer([]bus.Endpoint{e1, e2}, st)
 	dev, err := pack.New(pack.Config{PackID: p.Rig.PackID, CAN1: e1, CAN2: e2, Clock: s.deviceClock(p.Name()),
 		Logger: s.log.With("device", p.Name()), Authority: s.Authority.PublicKey(), Rand: rand.Reader, Profile: p.prof,
-		Store: st, Image: p.Flashed, EntityID: p.EntityID(), OnEvent: func(ev pack.Event) {
+		Store: st, Image: p.Flashed, EntityID: p.EntityID(), CAN1FD: s.fd(p.buses[0]), OnEvent: func(ev pack.Event) {
 			select {
 			case p.Events <- ev:
 			default:

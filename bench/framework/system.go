@@ -447,7 +447,7 @@ func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, l
 	}
 	a, err := app.New(ctx, app.Config{API: api, Endpoint: ep, Clock: s.Clock, Rand: rand.Reader,
 		Store: session.NewMemStore(), Authority: s.Authority.Client, Modules: mods, Logger: s.log,
-		Pack: packDevice(packDev)})
+		Pack: packDevice(packDev), FD: s.fd(name)})
 	if err != nil {
 		ln.Close()
 		ep.Close()
@@ -458,6 +458,12 @@ func (s *System) startApp(ctx, runCtx context.Context, d, packDev *rig.Device, l
 	go s.appSrv.Serve(ln)
 	s.power("app", a.Run, nil)
 	return nil
+}
+
+// fd reports whether the named bus of the rig is a CAN FD bus.
+func (s *System) fd(name string) bool {
+	b, ok := s.Rig.Bus(name)
+	return ok && b.FD
 }
 
 // packDevice is how the app reaches the pack: its entity ID and node address.

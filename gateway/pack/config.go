@@ -94,6 +94,10 @@ type Config struct {
 	Image     image.Image           // the running image, reported at boot
 	Modules   []uint8               // module addresses the CAN1 engine proxies for; nil means 0x01–0x1F
 	Session   func(*session.Config) // adjusts both engines' configs before they are made (tests, benches)
+	// CAN1FD says the app bus is a CAN FD bus: the CAN1 engine segments into 64-byte FD frames
+	// with bit-rate switching (ISO-TP profile v1 FD). The module bus stays classic: the
+	// modules' controllers are CAN 2.0.
+	CAN1FD bool
 }
 
 // Store is the persistent record store the pack keeps its keys, bindings, pairings and

@@ -68,6 +68,11 @@ func newGateway(d *Device) (*gateway, error) {
 			Store: st, Authority: cfg.Authority, Cost: g.charge, Logger: cfg.Logger, ISOTP: &tp}
 	}
 	c1 := base(cfg.CAN1, "can1/")
+	if cfg.CAN1FD {
+		fd := isotp.ProfileV1FD()
+		fd.MaxSessions = tp.MaxSessions
+		c1.ISOTP = &fd
+	}
 	c1.Proxy, c1.Route, c1.Upstream = cfg.Modules, true, canid.AddrApp
 	c1.AcceptPartner = func(a message.AccessData) bool { return a.Type == "http" }
 	c2 := base(cfg.CAN2, "can2/")

@@ -84,6 +84,26 @@ func (l *Loader) Receive(ctx context.Context, img, sig []byte) error {
 	return nil
 }
 
+// CheckOffer refuses, before the bytes go over, an image whose offer is unsigned, signed by
+// another key, names another hash than the one signed, or is another device's image
+// (fwxfer.OfferChecker).
+func (l *Loader) CheckOffer(ctx context.Context, size int, hash [32]byte, sig []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if size <= 0 {
+		return ErrEmpty
+	}
+	id, err := VerifyClaims(l.Authority, sig, hash)
+	if err != nil {
+		return err
+	}
+	if id.Name != l.Name {
+		return fmt.Errorf("%w: %q, this device runs %q", ErrWrongImage, id.Name, l.Name)
+	}
+	return nil
+}
+
 // Boot starts the received image.
 func (l *Loader) Boot(ctx context.Context) (image.Image, error) {
 	l.mu.Lock()

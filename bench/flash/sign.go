@@ -57,6 +57,28 @@ func SignImage(key *suite.PrivateKey, img Image) (Image, error) {
 	return img, nil
 }
 
+// VerifyClaims checks a signature by the authority key pub over an image's identity and that
+// it names the hash an offer announces, before the bytes are there (an update over CAN checks
+// its offer this way); the bytes are checked against the hash when they have arrived.
+func VerifyClaims(pub *suite.PublicKey, sig []byte, hash [sha256.Size]byte) (image.Image, error) {
+	if len(sig) == 0 {
+		return image.Image{}, ErrUnsigned
+	}
+	payload, err := suite.Verify1(pub, sig, imageAAD)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	var c claims
+	if err := claimDec.Unmarshal(payload, &c); err != nil || len(c.Hash) != sha256.Size || c.Name == "" {
+		return image.Image{}, fmt.Errorf("%w: malformed claims", ErrBadSignature)
+	}
+	if !bytes.Equal(hash[:], c.Hash) {
+		return image.Image{}, fmt.Errorf("%w: offered sha256 %x, signed %x", ErrCorrupt, hash[:8], c.Hash[:8])
+	}
+	id := image.Image{Name: c.Name, Version: c.Version, Hash: hash}
+	return id, nil
+}
+
 // Verify checks an image's bytes against a signature by the authority key pub and returns the
 // identity the signature states (the commit is not signed and is left empty).
 func Verify(pub *suite.PublicKey, b, sig []byte) (image.Image, error) {

@@ -1,8 +1,10 @@
 package module
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/modbatt/hilrun/bench/flash/fwxfer"
 	"github.com/modbatt/hilrun/image"
@@ -49,15 +51,50 @@ func (d *Device) setImage(img image.Image) {
 	d.imgMu.Unlock()
 }
 
-// imageSink hands a complete image to the current boot loader.
-type imageSink struct{ d *Device }
+// imageSink hands a complete image to the current boot loader. A boot loader that can check
+// an offer (fwxfer.OfferChecker) checks the authority's signature there, before the bytes go
+// over; at commit the bytes are checked against the hash it signed, and the signature is not
+// charged a second time.
+type imageSink struct {
+	d        *Device
+	mu       sync.Mutex
+	verified []byte // the signature the offer of the running transfer was checked with
+}
 
-func (s imageSink) Receive(ctx context.Context, img, sig []byte) error {
+func (s *imageSink) CheckOffer(ctx context.Context, size int, hash [32]byte, sig []byte) error {
 	bl := s.d.loader.Load()
 	if bl == nil || *bl == nil {
 		return ErrNoBootLoader
 	}
+	oc, ok := (*bl).(fwxfer.OfferChecker)
+	if !ok {
+		return nil // checked at commit
+	}
 	s.d.charge(ctx, suite.OpVerify, 1) // the authority's signature, P-256 in software
+	err := oc.CheckOffer(ctx, size, hash, sig)
+	s.mu.Lock()
+	s.verified = nil
+	if err == nil {
+		s.verified = append([]byte(nil), sig...)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.d.count(func(st *Stats) { st.UpdatesRefused++ })
+	}
+	return err
+}
+
+func (s *imageSink) Receive(ctx context.Context, img, sig []byte) error {
+	bl := s.d.loader.Load()
+	if bl == nil || *bl == nil {
+		return ErrNoBootLoader
+	}
+	s.mu.Lock()
+	checked := s.verified != nil && bytes.Equal(s.verified, sig)
+	s.mu.Unlock()
+	if !checked {
+		s.d.charge(ctx, suite.OpVerify, 1)
+	}
 	err := (*bl).Receive(ctx, img, sig)
 	s.d.count(func(st *Stats) {
 		if err != nil {
@@ -88,7 +125,7 @@ type updater struct {
 // the firmware_update pairing (docs/protocol.md 4.14).
 func (d *Device) newUpdater(eng *session.Engine, addr uint8) *updater {
 	u := &updater{in: make(chan isotp.Message, 8)}
-	u.rx = &fwxfer.Receiver{Conn: engineConn{eng}, Addr: addr, Sink: imageSink{d}, MaxSize: d.cfg.MaxImage,
+	u.rx = &fwxfer.Receiver{Conn: engineConn{eng}, Addr: addr, Sink: &imageSink{d: d}, MaxSize: d.cfg.MaxImage,
 		Protect: eng.PairingProtect(canid.AddrPack, message.ContextFirmwareUpdate, message.ClassFirmware),
 		Log:     d.log, Committed: func(ctx context.Context) { d.committed(ctx) }}
 	return u

@@ -43,6 +43,14 @@ type Sink interface {
 	Receive(ctx context.Context, img, sig []byte) error
 }
 
+// OfferChecker is a Sink that can refuse an image at its offer, from the size, hash and
+// signature the offer carries, before any chunk goes over (a boot loader that checks the
+// authority's signature over the image's identity). The receiver answers such an offer
+// with StatusRejected.
+type OfferChecker interface {
+	CheckOffer(ctx context.Context, size int, hash [32]byte, sig []byte) error
+}
+
 // Errors of a transfer.
 var (
 	ErrTimeout = errors.New("fwxfer: no acknowledgement")
@@ -336,6 +344,15 @@ func (r *Receiver) step(ctx context.Context, from uint8, m *Msg) (st Status, nex
 		r.stats.Offers++
 		if m.Size == 0 || uint64(m.Size) > uint64(max) {
 			return StatusTooLarge, 0, false
+		}
+		if oc, ok := r.Sink.(OfferChecker); ok {
+			if err := oc.CheckOffer(ctx, int(m.Size), m.Hash, m.Sig); err != nil {
+				r.stats.Rejected++
+				if r.Log != nil {
+					r.Log.Info("fwxfer: offer refused", "from", from, "err", err)
+				}
+				return StatusRejected, 0, false
+			}
 		}
 		// A new offer replaces whatever transfer was running: its sender started over.
 		r.active, r.from, r.next = true, from, 0

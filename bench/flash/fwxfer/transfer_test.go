@@ -175,8 +175,12 @@ func TestTransferRefusals(t *testing.T) {
 		t.Fatalf("too large: %v", err)
 	}
 	img = signed(t, auth, 3000)
-	if err := s.Send(ctx, img.Bytes, nil, nil); !errors.As(err, &re) || re.Phase != "commit" || re.Status != fwxfer.StatusRejected || !errors.Is(err, fwxfer.ErrRefused) {
+	// The loader checks offers: an unsigned image is refused before any chunk goes over.
+	if err := s.Send(ctx, img.Bytes, nil, nil); !errors.As(err, &re) || re.Phase != "offer" || re.Status != fwxfer.StatusRejected || !errors.Is(err, fwxfer.ErrRefused) {
 		t.Fatalf("unsigned: %v", err)
+	}
+	if st := r.Stats(); st.Chunks != 0 {
+		t.Fatalf("%d chunks of a refused offer went over", st.Chunks)
 	}
 	other, _ := suite.NewPrivateKey(bytes.Repeat([]byte{3}, 32))
 	bad := signed(t, other, 3000)
@@ -188,6 +192,25 @@ func TestTransferRefusals(t *testing.T) {
 	}
 	if st := r.Stats(); st.Rejected != 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A sink that cannot check offers refuses a bad image at commit, after the bytes arrived.
+func TestTransferRefusedAtCommit(t *testing.T) {
+	auth, _ := suite.NewPrivateKey(bytes.Repeat([]byte{2}, 32))
+	ctx := context.Background()
+	pc, mc := pair(t)
+	loader := flash.NewLoader("firmware", auth.Public())
+	r := &fwxfer.Receiver{Conn: mc, Addr: module, Sink: struct{ fwxfer.Sink }{loader}, MaxSize: 8000}
+	serve(t, r)
+	s := &fwxfer.Sender{Conn: pc, Src: canid.AddrPack, Dst: module, Timeout: time.Second}
+	var re *fwxfer.RefusedError
+	img := signed(t, auth, 3000)
+	if err := s.Send(ctx, img.Bytes, nil, nil); !errors.As(err, &re) || re.Phase != "commit" || re.Status != fwxfer.StatusRejected {
+		t.Fatalf("unsigned: %v", err)
+	}
+	if _, ok := loader.Running(); ok {
+		t.Fatal("booted a refused image")
 	}
 }
 

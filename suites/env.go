@@ -103,6 +103,9 @@ func rigUp(name string, opts ...any) func() *framework.System {
 			for b, n := range sys.CapturesTruncated() {
 				AddReportEntry("capture truncated", fmt.Sprintf("bus %s: %d frames past the capture limit were not written", b, n))
 			}
+			// Ginkgo keeps every container's closures for the whole run: without this, each
+			// system that has been up (its probes' frames above all) would stay in memory.
+			sys = nil
 		})
 	}, NodeTimeout(5*time.Minute))
 	return func() *framework.System { return sys }

@@ -96,4 +96,7 @@ func (p *Probe) close() {
 	p.stop()
 	p.ep.Close()
 	<-p.done
+	p.mu.Lock()
+	p.frames = nil // what a spec waited on is over with the bring-up
+	p.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modbatt/hilrun/bench/flash"
 	"github.com/modbatt/hilrun/bench/rig"
+	"github.com/modbatt/hilrun/clock"
 	"github.com/modbatt/hilrun/image"
 )
 
@@ -75,7 +76,7 @@ func (s *System) startHardware(ctx context.Context, d *rig.Device) (image.Image,
 	if err := s.switchPower(ctx, d.Name, false); err != nil {
 		return image.Image{}, err
 	}
-	if err := clockSleep(ctx, settle); err != nil {
+	if err := clock.Sleep(ctx, s.Clock, settle); err != nil {
 		return image.Image{}, err
 	}
 	if err := s.switchPower(ctx, d.Name, true); err != nil {
@@ -122,17 +123,6 @@ func (s *System) markPowered(name string) {
 // ErrNoCANUpdate is returned when a rig asks for a module update over CAN of an image that
 // was not built.
 var ErrNoCANUpdate = errors.New("framework: module update over CAN is not available")
-
-func clockSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // updateOverCAN brings a real module that the rig flashes over CAN to the built image,
 // through the pack, once the app and the pack are up.

@@ -116,7 +116,7 @@ func (s *relaySwitch) Set(ctx context.Context, device string, on bool) error {
 	if _, err := s.sp.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("framework: power relay %s: switch %s: %w", s.port, device, err)
 	}
-	if err := s.sp.Drain(); err != nil && !strings.Contains(err.Error(), "inappropriate ioctl") {
+	if err := s.sp.Drain(); err != nil { // the command is on the wire before the bench waits on the device
 		return fmt.Errorf("framework: power relay %s: %w", s.port, err)
 	}
 	return nil

@@ -54,12 +54,7 @@ func appBus(r *rig.Rig) string {
 // profile's classic ISO-TP frames unchanged beside FD frames.
 var _ = Describe("L5 commands and telemetry with an app bus in CAN FD mode", Ordered, Label("command", "telemetry", "fd"), func() {
 	sys := rigUp("can-fd", functional, fdBuses)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	It("runs the app bus in FD mode and carries FD frames on it", func(ctx SpecContext) {
 		name := sys().Pack.Rig.Buses[0]
@@ -104,7 +99,7 @@ var _ = Describe("L5 commands and telemetry with an app bus in CAN FD mode", Ord
 		deadline := time.After(30 * time.Second)
 		for len(seen) < len(sys().Modules) {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				if e, ok := ev.(session.EventTelemetry); ok {
 					Expect(e.Protected).To(BeTrue(), "telemetry from 0x%02X arrived unprotected", e.Telemetry.Addr)
 					seen[e.Telemetry.Addr] = true

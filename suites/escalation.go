@@ -32,17 +32,12 @@ func awaitEscalation(ctx context.Context, sub <-chan session.Event, r message.Re
 
 var _ = Describe("Escalation from a module's readings", Ordered, Label("escalation"), func() {
 	sys := rigUp("escalation", inProcessOnly, functional)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	It("asks for a paired diagnostic command (L5) on a temperature step beyond 10 °C", func(ctx SpecContext) {
 		m := sys().Modules[1]
 		Expect(m.TempStep(ctx, 3, 15)).To(Succeed())
-		x, ok := awaitEscalation(ctx, sub, message.ReasonTempStep, 5*time.Second)
+		x, ok := awaitEscalation(ctx, events(), message.ReasonTempStep, 5*time.Second)
 		Expect(ok).To(BeTrue(), "no temperature-step escalation reached the app")
 		Expect(x.Target).To(Equal(message.L5PairedCommand))
 	}, NodeTimeout(time.Minute))
@@ -50,7 +45,7 @@ var _ = Describe("Escalation from a module's readings", Ordered, Label("escalati
 	It("asks for L5 on a cell-voltage step beyond 300 mV", func(ctx SpecContext) {
 		m := sys().Modules[2]
 		Expect(m.VoltageStep(ctx, 5, -0.5)).To(Succeed())
-		x, ok := awaitEscalation(ctx, sub, message.ReasonVoltageStep, 5*time.Second)
+		x, ok := awaitEscalation(ctx, events(), message.ReasonVoltageStep, 5*time.Second)
 		Expect(ok).To(BeTrue(), "no voltage-step escalation reached the app")
 		Expect(x.Target).To(Equal(message.L5PairedCommand))
 	}, NodeTimeout(time.Minute))
@@ -64,7 +59,7 @@ var _ = Describe("Escalation from a module's readings", Ordered, Label("escalati
 		}
 		n := 0
 		for {
-			if _, ok := awaitEscalation(ctx, sub, message.ReasonTempStep, 500*time.Millisecond); !ok {
+			if _, ok := awaitEscalation(ctx, events(), message.ReasonTempStep, 500*time.Millisecond); !ok {
 				break
 			}
 			n++

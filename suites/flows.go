@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/modbatt/hilrun/bench/framework"
 	"github.com/modbatt/hilrun/protocol/message"
+	"github.com/modbatt/hilrun/protocol/session"
 )
 
 // pairingContext is the operational context the flows pair in.
@@ -24,6 +26,19 @@ func bindAll(ctx context.Context, s *framework.System) {
 		_, err := s.App.BindModule(ctx, m.EntityID())
 		Expect(err).NotTo(HaveOccurred(), "binding pack × %s", m.Name())
 	}
+}
+
+// pairedEvents, in an Ordered container, subscribes to the app's events, then binds and pairs
+// every device in the operational context before the container's first spec; it returns the
+// subscription, which holds every event from before the binding on.
+func pairedEvents(sys func() *framework.System) func() <-chan session.Event {
+	var sub <-chan session.Event
+	BeforeAll(func(ctx SpecContext) {
+		sub = sys().App.Subscribe(4096)
+		bindAll(ctx, sys())
+		pairAll(ctx, sys(), pairingContext)
+	}, NodeTimeout(flowTimeout))
+	return func() <-chan session.Event { return sub }
 }
 
 // pairAll pairs the app and the pack, then the pack and every module, in context.

@@ -156,12 +156,7 @@ var _ = Describe("Rebooting the pack controller", Ordered, Label("recovery"), fu
 
 var _ = Describe("Clock skew on a module", Ordered, Label("recovery"), func() {
 	sys := rigUp("clock-skew", inProcessOnly, functional)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	It("accepts L5 commands while its clock is within 5 minutes", func(ctx SpecContext) {
 		m := sys().Modules[0]
@@ -183,7 +178,7 @@ var _ = Describe("Clock skew on a module", Ordered, Label("recovery"), func() {
 		Expect(m.Stats().Session.Rejected[session.CauseClockSkew]).To(BeNumerically(">", before))
 		for {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				if e, ok := ev.(session.EventEscalation); ok && !e.Local && e.Escalation.Reason == message.ReasonClockSkew {
 					Expect(e.Escalation.Target).To(BeNumerically(">=", message.L6PairingValidation))
 					return

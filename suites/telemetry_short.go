@@ -23,12 +23,7 @@ func shortFrom(f bus.Frame, src, dst uint8) bool {
 // telemetry one signal per frame; the pack verifies each frame and relays the sample to the app.
 var _ = Describe("Single-frame telemetry", Ordered, Label("telemetry"), func() {
 	sys := rigUp("telemetry-short", inProcessOnly, functional)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	It("reaches the app from every module, the sample relayed unchanged from CAN2 to CAN1", func(ctx SpecContext) {
 		can1, ok1 := sys().Probe("can1")
@@ -42,7 +37,7 @@ var _ = Describe("Single-frame telemetry", Ordered, Label("telemetry"), func() {
 		deadline := time.After(5 * time.Second)
 		for len(want) > 0 {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				if e, ok := ev.(session.EventShortTelemetry); ok && e.Relayed && len(e.Samples) == 1 {
 					delete(want, e.Peer)
 				}
@@ -76,7 +71,7 @@ var _ = Describe("Single-frame telemetry", Ordered, Label("telemetry"), func() {
 				Data: [64]byte{byte(message.SignalCurrent), 0x7F, byte(i), byte(0x80 + i), 0xDE, 0xAD, 0xBE, byte(i)}}
 			Expect(can2.Send(ctx, f)).To(Succeed())
 		}
-		x, ok := awaitEscalation(ctx, sub, message.ReasonMACFailures, 5*time.Second)
+		x, ok := awaitEscalation(ctx, events(), message.ReasonMACFailures, 5*time.Second)
 		Expect(ok).To(BeTrue(), "no MAC-failure escalation reached the app")
 		Expect(x.Source).To(Equal(victim), "the escalation names the module whose frames failed")
 		Expect(x.Target).To(Equal(message.L6PairingValidation))
@@ -88,7 +83,7 @@ var _ = Describe("Single-frame telemetry", Ordered, Label("telemetry"), func() {
 	flush:
 		for {
 			select {
-			case <-sub:
+			case <-events():
 			case <-drain:
 				break flush
 			}
@@ -99,7 +94,7 @@ var _ = Describe("Single-frame telemetry", Ordered, Label("telemetry"), func() {
 	watch:
 		for {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				if e, ok := ev.(session.EventShortTelemetry); ok {
 					seen[e.Peer]++
 				}

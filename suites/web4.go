@@ -93,18 +93,13 @@ var _ = Describe("L5 commands with ACKs", Ordered, Label("command"), func() {
 
 var _ = Describe("Protected telemetry", Ordered, Label("telemetry"), func() {
 	sys := rigUp("telemetry", functional)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	It("reaches the app from every module, protected end to end", func(ctx SpecContext) {
 		seen := map[uint8]bool{}
 		for len(seen) < len(sys().Modules) {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				if e, ok := ev.(session.EventTelemetry); ok {
 					Expect(e.Protected).To(BeTrue(), "telemetry from 0x%02X arrived unprotected", e.Telemetry.Addr)
 					Expect(e.Peer).To(Equal(canid.AddrPack), "the pack relays it")
@@ -119,12 +114,7 @@ var _ = Describe("Protected telemetry", Ordered, Label("telemetry"), func() {
 
 var _ = Describe("Key loss on a module", Ordered, Label("recovery", "escalation"), func() {
 	sys := rigUp("key-loss", inProcessOnly, functional)
-	var sub <-chan session.Event
-	BeforeAll(func(ctx SpecContext) {
-		sub = sys().App.Subscribe(4096)
-		bindAll(ctx, sys())
-		pairAll(ctx, sys(), pairingContext)
-	}, NodeTimeout(flowTimeout))
+	events := pairedEvents(sys)
 
 	var oldPID string
 	var oldCert []byte
@@ -135,7 +125,7 @@ var _ = Describe("Key loss on a module", Ordered, Label("recovery", "escalation"
 		Expect(m.LoseKeys(ctx)).To(Succeed())
 		for {
 			select {
-			case ev := <-sub:
+			case ev := <-events():
 				e, ok := ev.(session.EventEscalation)
 				if !ok || e.Local || e.Escalation.Reason != message.ReasonKeyLoss {
 					continue

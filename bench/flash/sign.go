@@ -73,7 +73,7 @@ func VerifyClaims(pub *suite.PublicKey, sig []byte, hash [sha256.Size]byte) (ima
 		return image.Image{}, fmt.Errorf("%w: malformed claims", ErrBadSignature)
 	}
 	if !bytes.Equal(hash[:], c.Hash) {
-		return image.Image{}, fmt.Errorf("%w: offered sha256 %x, signed %x", ErrCorrupt, hash[:8], c.Hash[:8])
+		return image.Image{}, fmt.Errorf("%w: sha256 %x, signed %x", ErrCorrupt, hash[:8], c.Hash[:8])
 	}
 	id := image.Image{Name: c.Name, Version: c.Version, Hash: hash}
 	return id, nil
@@ -82,22 +82,5 @@ func VerifyClaims(pub *suite.PublicKey, sig []byte, hash [sha256.Size]byte) (ima
 // Verify checks an image's bytes against a signature by the authority key pub and returns the
 // identity the signature states (the commit is not signed and is left empty).
 func Verify(pub *suite.PublicKey, b, sig []byte) (image.Image, error) {
-	if len(sig) == 0 {
-		return image.Image{}, ErrUnsigned
-	}
-	payload, err := suite.Verify1(pub, sig, imageAAD)
-	if err != nil {
-		return image.Image{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
-	}
-	var c claims
-	if err := claimDec.Unmarshal(payload, &c); err != nil || len(c.Hash) != sha256.Size || c.Name == "" {
-		return image.Image{}, fmt.Errorf("%w: malformed claims", ErrBadSignature)
-	}
-	sum := sha256.Sum256(b)
-	if !bytes.Equal(sum[:], c.Hash) {
-		return image.Image{}, fmt.Errorf("%w: sha256 %x, signed %x", ErrCorrupt, sum[:8], c.Hash[:8])
-	}
-	id := image.Image{Name: c.Name, Version: c.Version}
-	copy(id.Hash[:], c.Hash)
-	return id, nil
+	return VerifyClaims(pub, sig, sha256.Sum256(b))
 }

@@ -77,7 +77,7 @@ func rigUp(name string, opts ...any) func() *framework.System {
 		}
 		if wire && c.Rig != nil {
 			for _, b := range c.Rig.Buses {
-				if !inProcessBus(b) {
+				if !framework.InProcessBus(b) {
 					Skip("injects faults on the bus itself; bus " + b.Name + " of rig " + c.Rig.Name + " is reached through " + b.Transport.Kind + ", not in-process")
 				}
 			}
@@ -127,16 +127,6 @@ type emulatedBusMarker struct{}
 // skipped on rigs whose buses are not in-process (vcan, real adapters, socketcand).
 var emulatedBuses emulatedBusMarker
 
-// inProcessBus reports whether the bench runs bus b itself (and can inject faults on it).
-func inProcessBus(b rig.Bus) bool {
-	switch b.Transport.Kind {
-	case rig.TransportEmulated:
-		return b.Transport.Address == "" || b.Transport.Serve
-	case rig.TransportSLCAN:
-		return b.Transport.Port == rig.EmulatedAdapter
-	}
-	return false
-}
 
 // inProcessOnly marks a container whose specs need the devices' in-process hooks: it is
 // skipped, before any bring-up, when the devices run as separate programs.

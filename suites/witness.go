@@ -105,6 +105,11 @@ var _ = Describe("L2 witness of a module's state change", Ordered, Label("valida
 	}, NodeTimeout(flowTimeout))
 
 	It("refuses a witness statement at the wrong key level, and one played again", Label("robustness"), func(ctx SpecContext) {
+		// The spec before leaves a witness on the bus; run alone (a label filter), this one
+		// makes its own.
+		keep, stop := context.WithCancel(ctx)
+		defer stop()
+		appKeepsPack(keep, sys(), legacy.StateOn)
 		id, frames := firstMessage(ctx, sys(), mark, canid.TypeWitness, sys().Pack.Addr(), canid.AddrApp)
 		rejected := func(c session.Cause) func() uint64 {
 			return func() uint64 { return sys().App.Engine().Stats().Rejected[c] }

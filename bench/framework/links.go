@@ -44,6 +44,18 @@ type link struct {
 	cancel  context.CancelFunc
 }
 
+// InProcessBus reports whether bring-up runs bus b in this process (a wire: System.Bus has it,
+// with its fault injection), which a spec can know before any bring-up.
+func InProcessBus(b rig.Bus) bool {
+	switch b.Transport.Kind {
+	case rig.TransportEmulated:
+		return b.Transport.Address == "" || b.Transport.Serve
+	case rig.TransportSLCAN:
+		return b.Transport.Port == rig.EmulatedAdapter
+	}
+	return false
+}
+
 // openLink attaches the bench to bus b.
 func openLink(ctx context.Context, b rig.Bus, emuCfg func(rig.Bus) emu.Config, c clock.Clock, log *slog.Logger) (*link, error) {
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -134,8 +134,8 @@ func TestTransports(t *testing.T) {
 					t.Errorf("no boot report of %s reached the app", m.Name())
 				}
 			}
-			if _, ok := s.Bus(r.Buses[1].Name); ok != tc.bus {
-				t.Errorf("Bus(%s) in-process = %v, want %v", r.Buses[1].Name, ok, tc.bus)
+			if _, ok := s.Bus(r.Buses[1].Name); ok != tc.bus || framework.InProcessBus(r.Buses[1]) != tc.bus {
+				t.Errorf("Bus(%s) in-process = %v, InProcessBus %v, want %v", r.Buses[1].Name, ok, framework.InProcessBus(r.Buses[1]), tc.bus)
 			}
 			flow(t, ctx, s)
 			if err := s.Err(); err != nil {

@@ -127,7 +127,6 @@ type emulatedBusMarker struct{}
 // skipped on rigs whose buses are not in-process (vcan, real adapters, socketcand).
 var emulatedBuses emulatedBusMarker
 
-
 // inProcessOnly marks a container whose specs need the devices' in-process hooks: it is
 // skipped, before any bring-up, when the devices run as separate programs.
 var inProcessOnly inProcessMarker

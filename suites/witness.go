@@ -61,6 +61,26 @@ func firstMessage(ctx context.Context, s *framework.System, mark int, t canid.Ty
 	return id, frames
 }
 
+// statesHeard waits until every module has reported its state (0x502) since bring-up. The pack
+// witnesses a change it saw: it must have heard each module Off before the app switches the
+// pack on, or the first state it hears is already On and there is no change to witness.
+func statesHeard(ctx context.Context, s *framework.System) {
+	for _, m := range s.Modules {
+		p, _ := s.Probe(m.Rig.Buses[0])
+		wctx, cancel := wait(ctx)
+		_, _, err := p.Wait(wctx, 0, m.Name()+"'s status (0x502)", func(f bus.Frame) bool {
+			d, err := legacy.Decode(f)
+			if err != nil {
+				return false
+			}
+			_, ok := d.Msg.(*legacy.Status1)
+			return ok && d.ModuleID == m.Rig.ModuleID
+		})
+		cancel()
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
 // The pack witnesses what it sees on the module bus to the app (L2): a signed statement the
 // app verifies against the pack's binding key.
 var _ = Describe("L2 witness of a module's state change", Ordered, Label("validation"), func() {
@@ -73,6 +93,7 @@ var _ = Describe("L2 witness of a module's state change", Ordered, Label("valida
 	}, NodeTimeout(flowTimeout))
 
 	It("reaches the app signed by the pack and verified against its binding key", func(ctx SpecContext) {
+		statesHeard(ctx, sys())
 		p, _ := sys().Probe(sys().Pack.Rig.Buses[0])
 		mark = p.Mark()
 		keep, stop := context.WithCancel(ctx)
@@ -107,6 +128,7 @@ var _ = Describe("L2 witness of a module's state change", Ordered, Label("valida
 	It("refuses a witness statement at the wrong key level, and one played again", Label("robustness"), func(ctx SpecContext) {
 		// The spec before leaves a witness on the bus; run alone (a label filter), this one
 		// makes its own.
+		statesHeard(ctx, sys())
 		keep, stop := context.WithCancel(ctx)
 		defer stop()
 		appKeepsPack(keep, sys(), legacy.StateOn)
